@@ -1,0 +1,143 @@
+//! Parsing: TOML text to typed sections, one section at a time so that one bad site does
+//! not hide the problems of the others.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use toml::{Table, Value};
+
+use super::{Config, ConfigError, PrivacyConfig, Problem, ServerConfig, SiteConfig, validate};
+
+pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> {
+    let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError::single(&source, Problem::file(one_line(&e.to_string())))
+    })?;
+    let mut problems = Vec::new();
+
+    let server = take_section::<ServerConfig>(&mut table, "server", &mut problems);
+    let privacy = take_section::<PrivacyConfig>(&mut table, "privacy", &mut problems);
+    let sites = match table.remove("site") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| take_site(i, item, &mut problems))
+            .collect(),
+        Some(_) => {
+            problems.push(Problem::global(
+                "site",
+                "must be written as [[site]] tables",
+            ));
+            Vec::new()
+        }
+    };
+    for key in table.keys() {
+        problems.push(Problem::global(
+            key.as_str(),
+            "unknown section (expected `server`, `privacy` or `site`)",
+        ));
+    }
+
+    let (Some(server), Some(privacy)) = (server, privacy) else {
+        return Err(ConfigError {
+            file: source,
+            problems,
+        });
+    };
+    let mut config = Config {
+        source,
+        server,
+        privacy,
+        sites,
+    };
+    resolve_paths(&mut config);
+    validate::check(&mut config, &mut problems);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError {
+            file: config.source,
+            problems,
+        })
+    }
+}
+
+/// Deserializes `[name]` (an empty table when absent) with the path of a failing field.
+fn take_section<T: DeserializeOwned>(
+    table: &mut Table,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let value = table
+        .remove(name)
+        .unwrap_or_else(|| Value::Table(Table::new()));
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(section) => Some(section),
+        Err(e) => {
+            let field = join_path(name, &e.path().to_string());
+            problems.push(Problem::global(field, one_line(&e.inner().to_string())));
+            None
+        }
+    }
+}
+
+fn take_site(index: usize, item: Value, problems: &mut Vec<Problem>) -> Option<SiteConfig> {
+    // Name the site by its `name` even when something else in it is wrong.
+    let label = item
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("#{}", index + 1));
+    match serde_path_to_error::deserialize::<_, SiteConfig>(item) {
+        Ok(site) => Some(site),
+        Err(e) => {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            problems.push(Problem::site(
+                &label,
+                field,
+                one_line(&e.inner().to_string()),
+            ));
+            None
+        }
+    }
+}
+
+fn join_path(section: &str, path: &str) -> String {
+    if path == "." {
+        section.to_owned()
+    } else {
+        format!("{section}.{path}")
+    }
+}
+
+/// TOML's messages span several lines (a source excerpt); a problem list wants one line each.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Relative paths in the file are relative to the file, as a site owner reads them.
+fn resolve_paths(config: &mut Config) {
+    let base = config
+        .source
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let resolve = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
+    };
+    resolve(&mut config.server.data_dir);
+    for site in &mut config.sites {
+        if let Some(tls) = &mut site.tls {
+            resolve(&mut tls.cert);
+            resolve(&mut tls.key);
+        }
+    }
+}

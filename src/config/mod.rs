@@ -1,0 +1,302 @@
+//! The TOML configuration: schema, defaults and validation.
+//!
+//! A site owner edits one file. Every key is documented in the README's configuration
+//! reference; unknown keys are errors (`deny_unknown_fields`) so a typo never silently
+//! turns a protection off. Loading collects *every* problem it can find and names the
+//! file, the site and the field of each (see [`ConfigError`]).
+
+mod error;
+mod load;
+mod validate;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+pub use error::{ConfigError, Problem};
+
+/// The whole configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration was read from; errors and relative paths refer to it.
+    pub source: PathBuf,
+    pub server: ServerConfig,
+    pub privacy: PrivacyConfig,
+    pub sites: Vec<SiteConfig>,
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: impl Into<PathBuf>) -> Result<Config, ConfigError> {
+        let path = path.into();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::single(&path, Problem::file(format!("cannot read the file: {e}")))
+        })?;
+        Self::parse(&path, &text)
+    }
+
+    /// Parses and validates configuration text; `source` is only used to name the file in
+    /// errors and to resolve relative paths.
+    pub fn parse(source: impl Into<PathBuf>, text: &str) -> Result<Config, ConfigError> {
+        load::parse(source.into(), text)
+    }
+}
+
+/// `[server]`: listeners, trust and limits shared by every site.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Plain HTTP listeners.
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// HTTPS listeners; certificates are chosen per site by SNI.
+    #[serde(default)]
+    pub tls_listen: Vec<SocketAddr>,
+    /// The admin listener (dashboard, stats API, `/metrics`, `/healthz`). Never on the
+    /// public sites' hosts.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Where the proxy keeps its state (SQLite file, secret key). Relative to the config file.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed (a load balancer).
+    #[serde(default)]
+    pub trusted_proxies: Vec<Cidr>,
+    /// Answer plain-HTTP requests for sites that have TLS with a permanent redirect to HTTPS.
+    #[serde(default)]
+    pub redirect_to_https: bool,
+    /// `human` (default) or `json` log lines.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+/// A CIDR block, or a single address taken as a block of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr(pub IpNet);
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if let Ok(net) = text.parse::<IpNet>() {
+            return Ok(Cidr(net.trunc()));
+        }
+        match text.parse::<IpAddr>() {
+            Ok(ip) => Ok(Cidr(IpNet::from(ip))),
+            Err(_) => Err(serde::de::Error::custom(format!(
+                "`{text}` is neither a CIDR block (10.0.0.0/8, fd00::/8) nor an IP address"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// `[server.timeouts]`, written as durations: `"10s"`, `"500ms"`, `"2m"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Time a client has to send the request head (slowloris) and to finish a TLS handshake.
+    #[serde(with = "humantime_serde")]
+    pub header_read: Duration,
+    /// Time to open a TCP connection to an upstream.
+    #[serde(with = "humantime_serde")]
+    pub upstream_connect: Duration,
+    /// Time the upstream has to send its response head.
+    #[serde(with = "humantime_serde")]
+    pub upstream_response: Duration,
+    /// Longest pause allowed within a body, in either direction.
+    #[serde(with = "humantime_serde")]
+    pub idle_body: Duration,
+    /// Longest a keep-alive connection may sit idle between requests.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Duration,
+    /// How long in-flight requests may run after SIGTERM before connections are closed.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(10),
+            upstream_connect: Duration::from_secs(5),
+            upstream_response: Duration::from_secs(60),
+            idle_body: Duration::from_secs(60),
+            keep_alive: Duration::from_secs(75),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[server.limits]`: what a stranger may send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request head in bytes (request line and all headers); more is answered 431.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more is answered 431.
+    pub max_headers: usize,
+    /// Most concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_concurrent_streams: 128,
+        }
+    }
+}
+
+/// `[privacy]`: how addresses are anonymised before they reach logs or storage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Bits of an IPv4 address kept; at most 24 (the last octet always goes).
+    pub ipv4_prefix: u8,
+    /// Bits of an IPv6 address kept; at most 48.
+    pub ipv6_prefix: u8,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            ipv4_prefix: 24,
+            ipv6_prefix: 48,
+        }
+    }
+}
+
+/// One `[[site]]`: a marketing site with its host names and its upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Short identifier used in logs, metrics and the dashboard.
+    pub name: String,
+    /// Exact host names (no wildcards; add `www.` aliases explicitly).
+    pub hosts: Vec<String>,
+    /// Where requests go: `http://host:port`.
+    pub upstream: String,
+    /// Legal presets (Telecommunicatiewet art. 11.7a for `nl`, Belgian law for `be`, …).
+    pub jurisdiction: Jurisdiction,
+    /// Banner languages offered; defaults from the jurisdiction.
+    #[serde(default)]
+    pub languages: Vec<Language>,
+    /// Language used when neither the browser nor the page says; the first of `languages`.
+    #[serde(default)]
+    pub default_language: Option<Language>,
+    /// Version of the privacy/cookie policy; a change asks every visitor again.
+    #[serde(default = "default_policy_version")]
+    pub policy_version: String,
+    /// Link shown in the banner.
+    #[serde(default)]
+    pub privacy_policy_url: Option<String>,
+    /// Certificate and key (PEM) for HTTPS, chosen by SNI.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+    /// `Strict-Transport-Security` on HTTPS responses of this site.
+    #[serde(default)]
+    pub hsts: Option<Hsts>,
+    /// Send the visitor's `Host` upstream (default) rather than the upstream's own authority.
+    #[serde(default = "yes")]
+    pub preserve_host: bool,
+}
+
+fn default_policy_version() -> String {
+    "1".to_owned()
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hsts {
+    #[serde(with = "humantime_serde", default = "one_year")]
+    pub max_age: Duration,
+    #[serde(default)]
+    pub include_subdomains: bool,
+    #[serde(default)]
+    pub preload: bool,
+}
+
+fn one_year() -> Duration {
+    Duration::from_secs(365 * 24 * 3600)
+}
+
+/// The legal regime a site's visitors live under; it sets defaults a site may tighten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Jurisdiction {
+    /// Netherlands: Telecommunicatiewet art. 11.7a.
+    Nl,
+    /// Belgium: banner in Dutch and French, no statistics without consent.
+    Be,
+    /// Germany: TTDSG § 25.
+    De,
+    /// France: CNIL guidelines.
+    Fr,
+    /// Any other EU/EEA country: ePrivacy directive art. 5(3) as the baseline.
+    Eu,
+}
+
+impl Jurisdiction {
+    /// Languages a banner offers when the site does not list its own.
+    pub fn default_languages(self) -> Vec<Language> {
+        match self {
+            Jurisdiction::Nl => vec![Language::Nl, Language::En],
+            Jurisdiction::Be => vec![Language::Nl, Language::Fr, Language::En],
+            Jurisdiction::De => vec![Language::De, Language::En],
+            Jurisdiction::Fr => vec![Language::Fr, Language::En],
+            Jurisdiction::Eu => vec![Language::En],
+        }
+    }
+}
+
+/// A language the banner is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Nl,
+    En,
+    Fr,
+    De,
+}
+
+impl Language {
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Nl => "nl",
+            Language::En => "en",
+            Language::Fr => "fr",
+            Language::De => "de",
+        }
+    }
+}

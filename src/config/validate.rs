@@ -1,0 +1,230 @@
+//! Rules a parsed configuration must satisfy; each broken rule becomes one [`Problem`].
+
+use std::collections::HashMap;
+
+use http::Uri;
+
+use super::{Config, Jurisdiction, Language, Problem};
+
+pub(super) fn check(config: &mut Config, problems: &mut Vec<Problem>) {
+    let server = &config.server;
+    if server.listen.is_empty() && server.tls_listen.is_empty() {
+        problems.push(Problem::global(
+            "server.listen",
+            "no listener: give at least one address in `listen` or `tls_listen`",
+        ));
+    }
+    if !server.tls_listen.is_empty() && !config.sites.iter().any(|s| s.tls.is_some()) {
+        problems.push(Problem::global(
+            "server.tls_listen",
+            "HTTPS listeners are configured but no site has a `tls` certificate",
+        ));
+    }
+    if server.limits.max_header_bytes < 8 * 1024 {
+        problems.push(Problem::global(
+            "server.limits.max_header_bytes",
+            "must be at least 8192 (browsers routinely send heads of several KB)",
+        ));
+    }
+    if server.limits.max_headers == 0 {
+        problems.push(Problem::global(
+            "server.limits.max_headers",
+            "must be at least 1",
+        ));
+    }
+    // The Dutch AP and CNIL accept a truncated address only without its last octet
+    // (IPv4 /24) or last 80 bits (IPv6 /48); keeping more would be less anonymous.
+    if config.privacy.ipv4_prefix > 24 {
+        problems.push(Problem::global(
+            "privacy.ipv4_prefix",
+            "must be at most 24: the last octet of an IPv4 address is always removed",
+        ));
+    }
+    if config.privacy.ipv6_prefix > 48 {
+        problems.push(Problem::global(
+            "privacy.ipv6_prefix",
+            "must be at most 48: more bits of an IPv6 address would identify the visitor",
+        ));
+    }
+
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut hosts: HashMap<String, String> = HashMap::new();
+    for site in &mut config.sites {
+        let name = site.name.clone();
+        if !valid_site_name(&name) {
+            problems.push(Problem::site(
+                &name,
+                "name",
+                "must be 1-63 characters of a-z, 0-9, `-` or `_`",
+            ));
+        }
+        *names.entry(name.clone()).or_default() += 1;
+
+        if site.hosts.is_empty() {
+            problems.push(Problem::site(
+                &name,
+                "hosts",
+                "must list at least one host name",
+            ));
+        }
+        for host in &mut site.hosts {
+            let lower = host.to_ascii_lowercase();
+            if !valid_host_name(&lower) {
+                problems.push(Problem::site(
+                    &name,
+                    "hosts",
+                    format!(
+                        "`{host}` is not an exact host name (no scheme, port, path or wildcard)"
+                    ),
+                ));
+            } else if let Some(other) = hosts.insert(lower.clone(), name.clone()) {
+                problems.push(Problem::site(
+                    &name,
+                    "hosts",
+                    format!("`{lower}` is already a host of site `{other}`"),
+                ));
+            }
+            *host = lower;
+        }
+
+        if let Err(message) = check_upstream(&site.upstream) {
+            problems.push(Problem::site(&name, "upstream", message));
+        }
+
+        if site.languages.is_empty() {
+            site.languages = site.jurisdiction.default_languages();
+        }
+        // Belgian law: the banner must be offered in the audience's languages.
+        if site.jurisdiction == Jurisdiction::Be
+            && !(site.languages.contains(&Language::Nl) && site.languages.contains(&Language::Fr))
+        {
+            problems.push(Problem::site(
+                &name,
+                "languages",
+                "a Belgian site (jurisdiction = \"be\") must offer both \"nl\" and \"fr\"",
+            ));
+        }
+        match site.default_language {
+            Some(lang) if !site.languages.contains(&lang) => problems.push(Problem::site(
+                &name,
+                "default_language",
+                format!("`{}` is not one of the site's `languages`", lang.code()),
+            )),
+            Some(_) => {}
+            None => site.default_language = site.languages.first().copied(),
+        }
+
+        if site.policy_version.trim().is_empty() || site.policy_version.len() > 64 {
+            problems.push(Problem::site(
+                &name,
+                "policy_version",
+                "must be 1-64 characters",
+            ));
+        }
+        if let Some(tls) = &site.tls {
+            for (field, path) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
+                if !path.is_file() {
+                    problems.push(Problem::site(
+                        &name,
+                        field,
+                        format!("`{}` does not exist or is not a file", path.display()),
+                    ));
+                }
+            }
+        }
+        if site.hsts.is_some() && site.tls.is_none() {
+            problems.push(Problem::site(
+                &name,
+                "hsts",
+                "HSTS needs HTTPS: give the site a `tls` certificate",
+            ));
+        }
+    }
+    for (name, count) in names {
+        if count > 1 {
+            problems.push(Problem::site(
+                &name,
+                "name",
+                format!("{count} sites have this name; names must be unique"),
+            ));
+        }
+    }
+}
+
+fn valid_site_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// An exact DNS name (RFC 1035 labels) or an IP literal, lowercase, without a port.
+fn valid_host_name(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+fn check_upstream(upstream: &str) -> Result<(), String> {
+    let uri: Uri = upstream
+        .parse()
+        .map_err(|_| format!("`{upstream}` is not a valid URL"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "`{upstream}`: HTTPS upstreams are not supported yet; reach the site over \
+                 http on a private address"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "`{upstream}` is not a valid URL (expected http://host:port)"
+            ));
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("`{upstream}` has no host"));
+    }
+    if uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
+        return Err(format!(
+            "`{upstream}` has a path or query; give only scheme, host and port"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_are_exact() {
+        assert!(valid_host_name("voipexpress.nl"));
+        assert!(valid_host_name("085-nummer-aanvragen.nl"));
+        assert!(valid_host_name("127.0.0.1"));
+        assert!(!valid_host_name("*.voipexpress.nl"));
+        assert!(!valid_host_name("voipexpress.nl:443"));
+        assert!(!valid_host_name("https://voipexpress.nl"));
+        assert!(!valid_host_name("-bad.nl"));
+    }
+
+    #[test]
+    fn upstream_must_be_plain_http_origin() {
+        assert!(check_upstream("http://127.0.0.1:3000").is_ok());
+        assert!(check_upstream("http://backend").is_ok());
+        assert!(check_upstream("htp://x").is_err());
+        assert!(check_upstream("http://x/path").is_err());
+        assert!(check_upstream("not a url").is_err());
+    }
+}

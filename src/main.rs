@@ -1,0 +1,101 @@
+//! The `consent-proxy` command line: `serve`, `demo`, `check-config`.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use consent_proxy::config::{Config, LogFormat};
+use consent_proxy::{demo, server, telemetry};
+
+#[derive(Parser)]
+#[command(name = "consent-proxy", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sites of a configuration file (SIGHUP reloads it, SIGTERM drains and stops).
+    Serve {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Run the built-in demo site behind the proxy; no files needed.
+    Demo {
+        /// Address of the proxy in front of the demo site.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Address of the admin listener.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        admin: SocketAddr,
+    },
+    /// Validate a configuration file and print every problem with file, site and field.
+    CheckConfig {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(config) => {
+                println!(
+                    "{}: ok ({} site{})",
+                    file.display(),
+                    config.sites.len(),
+                    if config.sites.len() == 1 { "" } else { "s" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config } => report(run_serve(config)),
+        Command::Demo { listen, admin } => {
+            telemetry::log::init(LogFormat::Human);
+            report(
+                runtime()
+                    .and_then(|rt| rt.block_on(demo::run(demo::DemoOptions { listen, admin }))),
+            )
+        }
+    }
+}
+
+fn run_serve(path: PathBuf) -> anyhow::Result<()> {
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(e) => anyhow::bail!("refusing to start: the configuration has problems:\n{e}"),
+    };
+    telemetry::log::init(config.server.log_format);
+    runtime()?.block_on(async move {
+        let handle = server::start(config).await?;
+        server::signals::run(handle, Some(path)).await?;
+        Ok(())
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("consent-proxy: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

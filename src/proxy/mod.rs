@@ -1,0 +1,402 @@
+//! The reverse proxy: one request passes through named phases, each one function with
+//! one job (the phase names follow Pingora's):
+//!
+//! 1. [`Proxy::request_filter`] — route by host, refuse what must not be forwarded;
+//! 2. [`Proxy::upstream_request_filter`] — hop-by-hop out, forwarding headers in;
+//! 3. [`Proxy::upstream`] — send through the pooled client, with timeouts;
+//! 4. [`Proxy::response_filter`] — hop-by-hop out, `Via`, HSTS;
+//! 5. [`Proxy::logging`] — the access-log line (anonymised address) and metrics.
+
+pub mod body;
+pub mod error_page;
+pub mod forwarding;
+pub mod hop;
+pub mod route;
+pub mod upgrade;
+pub mod upstream;
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::uri::{PathAndQuery, Uri};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use crate::config::{Config, Limits, Timeouts};
+use crate::privacy::{AnonymizedIp, IpAnonymizer};
+use crate::telemetry::Metrics;
+use crate::telemetry::metrics::{RequestLabels, SiteLabels};
+use body::{IdleTimeout, ProxyBody};
+use forwarding::TrustedProxies;
+use route::{HostError, Router, Site};
+use upstream::{Failure, UpstreamClient};
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// RFC 9110 §7.6.3: a proxy MUST add itself to `Via` in both directions.
+static VIA_SELF: &str = "1.1 consent-proxy";
+
+/// What the proxy knows about the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub tls: bool,
+    /// The TLS server name the client asked for, lowercase.
+    pub sni: Option<Arc<str>>,
+}
+
+/// Everything the request path needs, compiled once per configuration (and swapped as a
+/// whole on reload).
+#[derive(Debug)]
+pub struct Proxy {
+    router: Router,
+    trusted: TrustedProxies,
+    anonymizer: IpAnonymizer,
+    timeouts: Timeouts,
+    limits: Limits,
+    redirect_to_https: bool,
+    client: UpstreamClient,
+    metrics: Arc<Metrics>,
+    request_ids: RequestIds,
+    /// Metric label for requests that matched no site.
+    no_site: Arc<str>,
+}
+
+/// Facts about one request, gathered on the way for the logging phase.
+struct Exchange {
+    started: Instant,
+    request_id: HeaderValue,
+    client: IpAddr,
+    peer_trusted: bool,
+    method: Method,
+    uri: Uri,
+    site: Option<Arc<Site>>,
+    upstream_time: Option<Duration>,
+    note: Option<&'static str>,
+}
+
+impl Proxy {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Proxy {
+        Proxy {
+            router: Router::new(config),
+            trusted: TrustedProxies::new(config.server.trusted_proxies.iter().map(|c| c.0)),
+            anonymizer: IpAnonymizer::new(config.privacy.ipv4_prefix, config.privacy.ipv6_prefix),
+            timeouts: config.server.timeouts.clone(),
+            limits: config.server.limits.clone(),
+            redirect_to_https: config.server.redirect_to_https,
+            client: upstream::client(&config.server.timeouts),
+            metrics,
+            request_ids: RequestIds::new(),
+            no_site: Arc::from("-"),
+        }
+    }
+
+    /// Answers one request. Never fails: every problem becomes a response.
+    pub async fn handle(&self, mut req: Request<Incoming>, conn: &ConnInfo) -> Response<ProxyBody> {
+        let peer_trusted = self.trusted.contains(conn.peer.ip());
+        let request_id = match req.headers().get(&X_REQUEST_ID) {
+            Some(id) if peer_trusted && id.len() <= 128 => id.clone(),
+            _ => self.request_ids.next(),
+        };
+        let mut ex = Exchange {
+            started: Instant::now(),
+            client: forwarding::client_ip(conn.peer.ip(), req.headers(), &self.trusted),
+            peer_trusted,
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            request_id,
+            site: None,
+            upstream_time: None,
+            note: None,
+        };
+        let mut resp = match self.request_filter(&req, conn) {
+            Err(resp) => resp,
+            Ok(site) => {
+                ex.site = Some(Arc::clone(&site));
+                let upgrade = upgrade::requested(req.version(), req.headers());
+                let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
+                let upstream_req = self.upstream_request_filter(req, conn, &site, &ex, upgrade);
+                match self.upstream(upstream_req, &site, &mut ex).await {
+                    Ok(resp) => self.response_filter(resp, conn, &site, client_upgrade),
+                    Err(resp) => resp,
+                }
+            }
+        };
+        resp.headers_mut()
+            .insert(X_REQUEST_ID.clone(), ex.request_id.clone());
+        self.logging(&ex, resp.status());
+        resp
+    }
+
+    /// Phase 1: which site, and may this request go there at all?
+    fn request_filter(
+        &self,
+        req: &Request<Incoming>,
+        conn: &ConnInfo,
+    ) -> Result<Arc<Site>, Response<ProxyBody>> {
+        // A reverse proxy is not a tunnel: CONNECT would let anyone reach any host.
+        if req.method() == Method::CONNECT {
+            return Err(error_page::page(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        if req.headers().len() > self.limits.max_headers {
+            return Err(error_page::page(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ));
+        }
+        let host = match route::request_host(req) {
+            Ok(host) => host,
+            Err(HostError::Invalid) => return Err(error_page::page(StatusCode::BAD_REQUEST)),
+            Err(HostError::Missing) => {
+                return Err(error_page::page(StatusCode::MISDIRECTED_REQUEST));
+            }
+        };
+        // RFC 9110 §15.5.20: a request for a site this server does not serve is misdirected;
+        // it is never forwarded anywhere.
+        let site = self
+            .router
+            .site(host)
+            .ok_or_else(|| error_page::page(StatusCode::MISDIRECTED_REQUEST))?;
+        // A TLS connection opened for one site may not be used to reach another
+        // (no domain fronting between the sites behind this proxy).
+        if let Some(sni) = &conn.sni
+            && !self.router.site(sni).is_some_and(|s| Arc::ptr_eq(s, site))
+        {
+            return Err(error_page::page(StatusCode::MISDIRECTED_REQUEST));
+        }
+        if self.redirect_to_https && !conn.tls && site.has_tls {
+            return Err(redirect_to_https(host, req.uri()));
+        }
+        Ok(Arc::clone(site))
+    }
+
+    /// Phase 2: the request as the upstream will see it.
+    fn upstream_request_filter(
+        &self,
+        req: Request<Incoming>,
+        conn: &ConnInfo,
+        site: &Site,
+        ex: &Exchange,
+        upgrade: Option<HeaderValue>,
+    ) -> Request<upstream::UpstreamBody> {
+        let (mut parts, body) = req.into_parts();
+        let visitor_host = visitor_host(&parts);
+        hop::strip(&mut parts.headers);
+        if let Some(upgrade) = upgrade {
+            upgrade::restore(&mut parts.headers, upgrade);
+        }
+        let proto = forwarding::visitor_proto(&parts.headers, ex.peer_trusted, conn.tls);
+        forwarding::set_upstream_headers(
+            &mut parts.headers,
+            &forwarding::Hop {
+                peer: conn.peer.ip(),
+                peer_trusted: ex.peer_trusted,
+                proto,
+                host: visitor_host
+                    .as_ref()
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or(""),
+            },
+        );
+        append_via(&mut parts.headers, parts.version);
+        parts
+            .headers
+            .insert(X_REQUEST_ID.clone(), ex.request_id.clone());
+        let host_value = if site.preserve_host {
+            visitor_host
+        } else {
+            HeaderValue::from_str(site.upstream_authority.as_str()).ok()
+        };
+        if let Some(host) = host_value {
+            parts.headers.insert(header::HOST, host);
+        }
+        let path = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        parts.uri = Uri::builder()
+            .scheme(site.upstream_scheme.clone())
+            .authority(site.upstream_authority.clone())
+            .path_and_query(path)
+            .build()
+            .unwrap_or_default();
+        // The upstream hop is always HTTP/1.1, whatever the visitor spoke.
+        parts.version = Version::HTTP_11;
+        Request::from_parts(parts, IdleTimeout::new(body, self.timeouts.idle_body))
+    }
+
+    /// Phase 3: the pooled client, bounded by the response-head timeout.
+    async fn upstream(
+        &self,
+        req: Request<upstream::UpstreamBody>,
+        site: &Site,
+        ex: &mut Exchange,
+    ) -> Result<Response<Incoming>, Response<ProxyBody>> {
+        let sent = Instant::now();
+        let result =
+            tokio::time::timeout(self.timeouts.upstream_response, self.client.request(req)).await;
+        let elapsed = sent.elapsed();
+        ex.upstream_time = Some(elapsed);
+        self.metrics
+            .upstream_latency
+            .get_or_create(&SiteLabels {
+                site: Arc::clone(&site.name),
+            })
+            .observe(elapsed.as_secs_f64());
+        match result {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => {
+                let failure = upstream::classify(&e);
+                tracing::warn!(site = %site.name, upstream = %site.upstream_authority, error = %e, "upstream failed");
+                ex.note = Some(match failure {
+                    Failure::Timeout => "upstream connect timeout",
+                    Failure::Unreachable => "upstream unreachable",
+                });
+                Err(error_page::page(match failure {
+                    Failure::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                    Failure::Unreachable => StatusCode::BAD_GATEWAY,
+                }))
+            }
+            Err(_) => {
+                tracing::warn!(site = %site.name, upstream = %site.upstream_authority, timeout = ?self.timeouts.upstream_response, "upstream response timeout");
+                ex.note = Some("upstream response timeout");
+                Err(error_page::page(StatusCode::GATEWAY_TIMEOUT))
+            }
+        }
+    }
+
+    /// Phase 4: the response as the visitor will see it.
+    fn response_filter(
+        &self,
+        mut resp: Response<Incoming>,
+        conn: &ConnInfo,
+        site: &Site,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Response<ProxyBody> {
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let (Some(client), Some(upgrade_value)) =
+                (client_upgrade, resp.headers().get(header::UPGRADE).cloned())
+            else {
+                // An upstream may not switch protocols the visitor did not ask for.
+                return error_page::page(StatusCode::BAD_GATEWAY);
+            };
+            let upstream = hyper::upgrade::on(&mut resp);
+            upgrade::tunnel(client, upstream, Arc::clone(&site.name));
+            let (mut parts, _) = resp.into_parts();
+            hop::strip(&mut parts.headers);
+            upgrade::restore(&mut parts.headers, upgrade_value);
+            append_via(&mut parts.headers, Version::HTTP_11);
+            return Response::from_parts(parts, body::empty());
+        }
+        let (mut parts, body) = resp.into_parts();
+        hop::strip(&mut parts.headers);
+        append_via(&mut parts.headers, Version::HTTP_11);
+        if conn.tls
+            && let Some(hsts) = &site.hsts
+        {
+            parts
+                .headers
+                .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
+        let body = IdleTimeout::new(body, self.timeouts.idle_body).boxed();
+        Response::from_parts(parts, body)
+    }
+
+    /// Phase 5: one access-log line and the request counters. The address is anonymised
+    /// before it is written (a full IP never reaches a log).
+    fn logging(&self, ex: &Exchange, status: StatusCode) {
+        let site = ex.site.as_ref().map(|s| &s.name).unwrap_or(&self.no_site);
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                site: Arc::clone(site),
+                status: status.as_u16(),
+            })
+            .inc();
+        let client: AnonymizedIp = self.anonymizer.anonymize(ex.client);
+        tracing::info!(
+            target: "access",
+            request_id = ?ex.request_id,
+            site = %site,
+            client = %client,
+            method = %ex.method,
+            path = ?ex.uri.path(),
+            status = status.as_u16(),
+            micros = u64::try_from(ex.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            upstream_micros = ex
+                .upstream_time
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            note = ex.note,
+        );
+    }
+}
+
+/// The host the visitor asked for (with its port), from the URI (HTTP/2, absolute form)
+/// or `Host`.
+fn visitor_host(parts: &http::request::Parts) -> Option<HeaderValue> {
+    match parts.uri.authority() {
+        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+        None => parts.headers.get(header::HOST).cloned(),
+    }
+}
+
+fn append_via(headers: &mut http::HeaderMap, version: Version) {
+    let own = match version {
+        Version::HTTP_2 => "2 consent-proxy",
+        Version::HTTP_10 => "1.0 consent-proxy",
+        _ => VIA_SELF,
+    };
+    let value = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(existing) => HeaderValue::from_str(&format!("{existing}, {own}")).ok(),
+        None => Some(HeaderValue::from_static(own)),
+    };
+    if let Some(value) = value {
+        headers.insert(header::VIA, value);
+    }
+}
+
+/// 308 keeps the method and body (RFC 9110 §15.4.9), unlike 301.
+fn redirect_to_https(host: &str, uri: &Uri) -> Response<ProxyBody> {
+    let path = uri
+        .path_and_query()
+        .map(PathAndQuery::as_str)
+        .unwrap_or("/");
+    let mut resp = Response::new(body::empty());
+    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(location) = HeaderValue::from_str(&format!("https://{host}{path}")) {
+        resp.headers_mut().insert(header::LOCATION, location);
+    }
+    resp
+}
+
+/// Request ids: a random per-process prefix and a counter — unique, cheap, and unlike a
+/// timestamp they say nothing about the visitor.
+#[derive(Debug)]
+struct RequestIds {
+    prefix: u64,
+    counter: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> RequestIds {
+        // RandomState is seeded from the OS; enough randomness for an id prefix.
+        let prefix = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        RequestIds {
+            prefix,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> HeaderValue {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{:016x}-{n:x}", self.prefix);
+        HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+}

@@ -1,0 +1,248 @@
+//! Listeners, TLS, graceful shutdown and reload.
+//!
+//! [`start`] binds every listener and returns a [`ServerHandle`]; the handle reloads the
+//! configuration atomically ([`ServerHandle::reload`]) and drains connections on
+//! [`ServerHandle::shutdown`]. [`signals::run`] connects both to SIGHUP/SIGTERM/SIGINT.
+
+mod listener;
+pub mod signals;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ConfigError};
+use crate::proxy::Proxy;
+use crate::telemetry::Metrics;
+use tls::CertStore;
+
+/// Everything that changes on reload, swapped as one value so a request never sees half
+/// of an old and half of a new configuration.
+#[derive(Debug)]
+pub struct State {
+    pub config: Arc<Config>,
+    pub proxy: Proxy,
+    pub certs: CertStore,
+}
+
+impl State {
+    pub fn build(config: Config, metrics: &Arc<Metrics>) -> Result<State, ConfigError> {
+        let certs = CertStore::load(&config).map_err(|problems| ConfigError {
+            file: config.source.clone(),
+            problems,
+        })?;
+        Ok(State {
+            proxy: Proxy::new(&config, Arc::clone(metrics)),
+            certs,
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create the data directory `{path}`: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// What connection tasks share.
+struct Shared {
+    state: Arc<ArcSwap<State>>,
+    metrics: Arc<Metrics>,
+    /// Built once: protocol settings and limits apply to every connection.
+    builder: auto::Builder<TokioExecutor>,
+    tls: Option<TlsAcceptor>,
+    /// Time a client has for its TLS handshake (as for its request head).
+    handshake_timeout: Duration,
+    /// Flips to `true` once on shutdown; accept loops stop, connections drain.
+    shutdown: watch::Receiver<bool>,
+    /// Tracks connection tasks so shutdown can wait for them.
+    connections: TaskTracker,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    pub http_addrs: Vec<SocketAddr>,
+    pub tls_addrs: Vec<SocketAddr>,
+    pub admin_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    shutdown_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    grace: Duration,
+}
+
+/// Binds every listener of `config` and starts serving.
+pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
+    start_with_metrics(config, Arc::new(Metrics::new())).await
+}
+
+pub async fn start_with_metrics(
+    config: Config,
+    metrics: Arc<Metrics>,
+) -> Result<ServerHandle, StartError> {
+    std::fs::create_dir_all(&config.server.data_dir).map_err(|source| StartError::DataDir {
+        path: config.server.data_dir.clone(),
+        source,
+    })?;
+    let server = config.server.clone();
+    let state = Arc::new(ArcSwap::from_pointee(State::build(config, &metrics)?));
+    let tls = if server.tls_listen.is_empty() {
+        None
+    } else {
+        Some(TlsAcceptor::from(Arc::new(tls::server_config(
+            Arc::clone(&state),
+        )?)))
+    };
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        state,
+        metrics: Arc::clone(&metrics),
+        builder: connection_builder(&server),
+        tls,
+        handshake_timeout: server.timeouts.header_read,
+        shutdown: shutdown_rx.clone(),
+        connections: TaskTracker::new(),
+    });
+
+    let mut tasks = Vec::new();
+    let mut http_addrs = Vec::new();
+    for addr in &server.listen {
+        let listener = bind(*addr).await?;
+        http_addrs.push(listener.local_addr().unwrap_or(*addr));
+        tasks.push(tokio::spawn(listener::accept_plain(
+            listener,
+            Arc::clone(&shared),
+        )));
+    }
+    let mut tls_addrs = Vec::new();
+    for addr in &server.tls_listen {
+        let listener = bind(*addr).await?;
+        tls_addrs.push(listener.local_addr().unwrap_or(*addr));
+        tasks.push(tokio::spawn(listener::accept_tls(
+            listener,
+            Arc::clone(&shared),
+        )));
+    }
+    let admin_addr = match server.admin_listen {
+        Some(addr) => {
+            let listener = bind(addr).await?;
+            let local = listener.local_addr().unwrap_or(addr);
+            tasks.push(tokio::spawn(crate::dashboard::serve(
+                listener,
+                Arc::clone(&metrics),
+                shutdown_rx,
+            )));
+            Some(local)
+        }
+        None => None,
+    };
+    for addr in &http_addrs {
+        tracing::info!(%addr, "listening for HTTP");
+    }
+    for addr in &tls_addrs {
+        tracing::info!(%addr, "listening for HTTPS");
+    }
+    if let Some(addr) = admin_addr {
+        tracing::info!(%addr, "admin listening");
+    }
+    Ok(ServerHandle {
+        http_addrs,
+        tls_addrs,
+        admin_addr,
+        shared,
+        shutdown_tx,
+        tasks,
+        grace: server.timeouts.shutdown_grace,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// HTTP/1.1 and HTTP/2 settings: slowloris timeout, head size and count limits.
+fn connection_builder(server: &crate::config::ServerConfig) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.timeouts.header_read)
+        .max_buf_size(server.limits.max_header_bytes.max(8192))
+        .max_headers(server.limits.max_headers)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(server.limits.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(server.limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(Duration::from_secs(30));
+    builder
+}
+
+impl ServerHandle {
+    /// The configuration currently serving.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.shared.state.load().config)
+    }
+
+    /// Replaces the configuration atomically. On error the old one keeps serving.
+    /// Listener addresses and protocol limits only change on restart.
+    pub fn reload(&self, config: Config) -> Result<(), ConfigError> {
+        let old = self.config();
+        if old.server.listen != config.server.listen
+            || old.server.tls_listen != config.server.tls_listen
+            || old.server.admin_listen != config.server.admin_listen
+        {
+            tracing::warn!("listener addresses changed: they take effect after a restart");
+        }
+        let state = State::build(config, &self.shared.metrics)?;
+        self.shared.state.store(Arc::new(state));
+        Ok(())
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `shutdown_grace`, then
+    /// closes what is left.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let connections = &self.shared.connections;
+        connections.close();
+        if tokio::time::timeout(self.grace, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = connections.len(),
+                "shutdown grace period over; closing remaining connections"
+            );
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! TLS: one certificate per site, chosen by SNI, with ALPN `h2` and `http/1.1`.
+//!
+//! Certificates are looked up by host name in a [`CertStore`] that is part of the
+//! reloadable state, so a reload (or, later, an ACME client filling the store) changes
+//! certificates without dropping the listener.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+use super::State;
+use crate::config::{Config, Problem};
+
+/// Host name → certificate, for every site with a `tls` section.
+#[derive(Debug, Default)]
+pub struct CertStore {
+    by_host: HashMap<String, Arc<CertifiedKey>>,
+}
+
+impl CertStore {
+    pub fn load(config: &Config) -> Result<CertStore, Vec<Problem>> {
+        let mut by_host = HashMap::new();
+        let mut problems = Vec::new();
+        for site in &config.sites {
+            let Some(files) = &site.tls else { continue };
+            match load_certified_key(&files.cert, &files.key) {
+                Ok(key) => {
+                    let key = Arc::new(key);
+                    for host in &site.hosts {
+                        by_host.insert(host.clone(), Arc::clone(&key));
+                    }
+                }
+                Err((field, message)) => problems.push(Problem::site(&site.name, field, message)),
+            }
+        }
+        if problems.is_empty() {
+            Ok(CertStore { by_host })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn get(&self, server_name: &str) -> Option<Arc<CertifiedKey>> {
+        self.by_host.get(&server_name.to_ascii_lowercase()).cloned()
+    }
+}
+
+fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, (&'static str, String)> {
+    let open = |field: &'static str, path: &Path| {
+        File::open(path)
+            .map(BufReader::new)
+            .map_err(|e| (field, format!("cannot read `{}`: {e}", path.display())))
+    };
+    let chain = rustls_pemfile::certs(&mut open("tls.cert", cert)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            (
+                "tls.cert",
+                format!("`{}` is not valid PEM: {e}", cert.display()),
+            )
+        })?;
+    if chain.is_empty() {
+        return Err((
+            "tls.cert",
+            format!("`{}` holds no certificate", cert.display()),
+        ));
+    }
+    let der = rustls_pemfile::private_key(&mut open("tls.key", key)?)
+        .map_err(|e| {
+            (
+                "tls.key",
+                format!("`{}` is not valid PEM: {e}", key.display()),
+            )
+        })?
+        .ok_or_else(|| {
+            (
+                "tls.key",
+                format!("`{}` holds no private key", key.display()),
+            )
+        })?;
+    let signing_key = rustls::crypto::ring::sign::any_supported_type(&der).map_err(|e| {
+        (
+            "tls.key",
+            format!("`{}`: unsupported key: {e}", key.display()),
+        )
+    })?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    certified.keys_match().map_err(|e| {
+        (
+            "tls.key",
+            format!(
+                "`{}` does not belong to the certificate: {e}",
+                key.display()
+            ),
+        )
+    })?;
+    Ok(certified)
+}
+
+/// Resolves a certificate from the *current* state on every handshake.
+#[derive(Debug)]
+struct SniResolver(Arc<ArcSwap<State>>);
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        // No SNI, or a name no site has: the handshake fails rather than revealing which
+        // sites live here through a default certificate.
+        hello
+            .server_name()
+            .and_then(|name| self.0.load().certs.get(name))
+    }
+}
+
+pub fn server_config(state: Arc<ArcSwap<State>>) -> Result<ServerConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(SniResolver(state)));
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}

@@ -1,0 +1,6 @@
+//! What the proxy tells its operators: log lines and Prometheus metrics.
+
+pub mod log;
+pub mod metrics;
+
+pub use metrics::Metrics;
