@@ -44,7 +44,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { file } => match Config::load(&file) {
+        Command::CheckConfig { file } => match Config::load(&file).and_then(|config| {
+            // Certificates are read too, so a bad PEM is found now and not at start.
+            server::tls::CertStore::load(&config)
+                .map(|_| config)
+                .map_err(|problems| consent_proxy::config::ConfigError {
+                    file: file.clone(),
+                    problems,
+                })
+        }) {
             Ok(config) => {
                 println!(
                     "{}: ok ({} site{})",

@@ -38,28 +38,29 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         ));
     }
 
+    let mut sites = sites;
+    let mut server = server;
+    resolve_paths(&source, server.as_mut(), &mut sites);
+    validate::check_sites(&mut sites, &mut problems);
     let (Some(server), Some(privacy)) = (server, privacy) else {
         return Err(ConfigError {
             file: source,
             problems,
         });
     };
-    let mut config = Config {
+    validate::check_server(&server, &privacy, &sites, &mut problems);
+    if !problems.is_empty() {
+        return Err(ConfigError {
+            file: source,
+            problems,
+        });
+    }
+    Ok(Config {
         source,
         server,
         privacy,
         sites,
-    };
-    resolve_paths(&mut config);
-    validate::check(&mut config, &mut problems);
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigError {
-            file: config.source,
-            problems,
-        })
-    }
+    })
 }
 
 /// Deserializes `[name]` (an empty table when absent) with the path of a failing field.
@@ -122,19 +123,17 @@ fn one_line(message: &str) -> String {
 }
 
 /// Relative paths in the file are relative to the file, as a site owner reads them.
-fn resolve_paths(config: &mut Config) {
-    let base = config
-        .source
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+fn resolve_paths(source: &Path, server: Option<&mut ServerConfig>, sites: &mut [SiteConfig]) {
+    let base = source.parent().map(Path::to_path_buf).unwrap_or_default();
     let resolve = |p: &mut PathBuf| {
         if p.is_relative() {
             *p = base.join(&*p);
         }
     };
-    resolve(&mut config.server.data_dir);
-    for site in &mut config.sites {
+    if let Some(server) = server {
+        resolve(&mut server.data_dir);
+    }
+    for site in sites {
         if let Some(tls) = &mut site.tls {
             resolve(&mut tls.cert);
             resolve(&mut tls.key);

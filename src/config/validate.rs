@@ -4,17 +4,22 @@ use std::collections::HashMap;
 
 use http::Uri;
 
-use super::{Config, Jurisdiction, Language, Problem};
+use super::{Jurisdiction, Language, PrivacyConfig, Problem, ServerConfig, SiteConfig};
 
-pub(super) fn check(config: &mut Config, problems: &mut Vec<Problem>) {
-    let server = &config.server;
+/// Rules of `[server]` and `[privacy]`, some of which look at the sites.
+pub(super) fn check_server(
+    server: &ServerConfig,
+    privacy: &PrivacyConfig,
+    sites: &[SiteConfig],
+    problems: &mut Vec<Problem>,
+) {
     if server.listen.is_empty() && server.tls_listen.is_empty() {
         problems.push(Problem::global(
             "server.listen",
             "no listener: give at least one address in `listen` or `tls_listen`",
         ));
     }
-    if !server.tls_listen.is_empty() && !config.sites.iter().any(|s| s.tls.is_some()) {
+    if !server.tls_listen.is_empty() && !sites.iter().any(|s| s.tls.is_some()) {
         problems.push(Problem::global(
             "server.tls_listen",
             "HTTPS listeners are configured but no site has a `tls` certificate",
@@ -34,22 +39,25 @@ pub(super) fn check(config: &mut Config, problems: &mut Vec<Problem>) {
     }
     // The Dutch AP and CNIL accept a truncated address only without its last octet
     // (IPv4 /24) or last 80 bits (IPv6 /48); keeping more would be less anonymous.
-    if config.privacy.ipv4_prefix > 24 {
+    if privacy.ipv4_prefix > 24 {
         problems.push(Problem::global(
             "privacy.ipv4_prefix",
             "must be at most 24: the last octet of an IPv4 address is always removed",
         ));
     }
-    if config.privacy.ipv6_prefix > 48 {
+    if privacy.ipv6_prefix > 48 {
         problems.push(Problem::global(
             "privacy.ipv6_prefix",
             "must be at most 48: more bits of an IPv6 address would identify the visitor",
         ));
     }
+}
 
+/// Rules of every `[[site]]`; also lowercases host names and fills language defaults.
+pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>) {
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut hosts: HashMap<String, String> = HashMap::new();
-    for site in &mut config.sites {
+    for site in sites.iter_mut() {
         let name = site.name.clone();
         if !valid_site_name(&name) {
             problems.push(Problem::site(

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use http::header::{FORWARDED, HeaderName, HeaderValue};
-use http::{HeaderMap, header};
+use http::HeaderMap;
 use ipnet::IpNet;
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -199,14 +199,6 @@ fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
     } else {
         headers.remove(name);
     }
-}
-
-/// Removes forwarding headers a visitor may have sent, before they can mislead anyone.
-pub fn strip_untrusted(headers: &mut HeaderMap) {
-    for name in [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST] {
-        headers.remove(name);
-    }
-    headers.remove(header::FORWARDED);
 }
 
 #[cfg(test)]

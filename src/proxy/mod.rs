@@ -115,7 +115,7 @@ impl Proxy {
             note: None,
         };
         let mut resp = match self.request_filter(&req, conn) {
-            Err(resp) => resp,
+            Err(refusal) => refusal.into_response(),
             Ok(site) => {
                 ex.site = Some(Arc::clone(&site));
                 let upgrade = upgrade::requested(req.version(), req.headers());
@@ -123,7 +123,7 @@ impl Proxy {
                 let upstream_req = self.upstream_request_filter(req, conn, &site, &ex, upgrade);
                 match self.upstream(upstream_req, &site, &mut ex).await {
                     Ok(resp) => self.response_filter(resp, conn, &site, client_upgrade),
-                    Err(resp) => resp,
+                    Err(status) => error_page::page(status),
                 }
             }
         };
@@ -138,21 +138,19 @@ impl Proxy {
         &self,
         req: &Request<Incoming>,
         conn: &ConnInfo,
-    ) -> Result<Arc<Site>, Response<ProxyBody>> {
+    ) -> Result<Arc<Site>, Refusal> {
         // A reverse proxy is not a tunnel: CONNECT would let anyone reach any host.
         if req.method() == Method::CONNECT {
-            return Err(error_page::page(StatusCode::METHOD_NOT_ALLOWED));
+            return Err(Refusal::Page(StatusCode::METHOD_NOT_ALLOWED));
         }
         if req.headers().len() > self.limits.max_headers {
-            return Err(error_page::page(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ));
+            return Err(Refusal::Page(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         }
         let host = match route::request_host(req) {
             Ok(host) => host,
-            Err(HostError::Invalid) => return Err(error_page::page(StatusCode::BAD_REQUEST)),
+            Err(HostError::Invalid) => return Err(Refusal::Page(StatusCode::BAD_REQUEST)),
             Err(HostError::Missing) => {
-                return Err(error_page::page(StatusCode::MISDIRECTED_REQUEST));
+                return Err(Refusal::Page(StatusCode::MISDIRECTED_REQUEST));
             }
         };
         // RFC 9110 §15.5.20: a request for a site this server does not serve is misdirected;
@@ -160,16 +158,16 @@ impl Proxy {
         let site = self
             .router
             .site(host)
-            .ok_or_else(|| error_page::page(StatusCode::MISDIRECTED_REQUEST))?;
+            .ok_or(Refusal::Page(StatusCode::MISDIRECTED_REQUEST))?;
         // A TLS connection opened for one site may not be used to reach another
         // (no domain fronting between the sites behind this proxy).
         if let Some(sni) = &conn.sni
             && !self.router.site(sni).is_some_and(|s| Arc::ptr_eq(s, site))
         {
-            return Err(error_page::page(StatusCode::MISDIRECTED_REQUEST));
+            return Err(Refusal::Page(StatusCode::MISDIRECTED_REQUEST));
         }
         if self.redirect_to_https && !conn.tls && site.has_tls {
-            return Err(redirect_to_https(host, req.uri()));
+            return Err(Refusal::RedirectToHttps(https_location(host, req.uri())));
         }
         Ok(Arc::clone(site))
     }
@@ -236,7 +234,7 @@ impl Proxy {
         req: Request<upstream::UpstreamBody>,
         site: &Site,
         ex: &mut Exchange,
-    ) -> Result<Response<Incoming>, Response<ProxyBody>> {
+    ) -> Result<Response<Incoming>, StatusCode> {
         let sent = Instant::now();
         let result =
             tokio::time::timeout(self.timeouts.upstream_response, self.client.request(req)).await;
@@ -257,15 +255,15 @@ impl Proxy {
                     Failure::Timeout => "upstream connect timeout",
                     Failure::Unreachable => "upstream unreachable",
                 });
-                Err(error_page::page(match failure {
+                Err(match failure {
                     Failure::Timeout => StatusCode::GATEWAY_TIMEOUT,
                     Failure::Unreachable => StatusCode::BAD_GATEWAY,
-                }))
+                })
             }
             Err(_) => {
                 tracing::warn!(site = %site.name, upstream = %site.upstream_authority, timeout = ?self.timeouts.upstream_response, "upstream response timeout");
                 ex.note = Some("upstream response timeout");
-                Err(error_page::page(StatusCode::GATEWAY_TIMEOUT))
+                Err(StatusCode::GATEWAY_TIMEOUT)
             }
         }
     }
@@ -360,18 +358,36 @@ fn append_via(headers: &mut http::HeaderMap, version: Version) {
     }
 }
 
-/// 308 keeps the method and body (RFC 9110 §15.4.9), unlike 301.
-fn redirect_to_https(host: &str, uri: &Uri) -> Response<ProxyBody> {
+/// Why the request filter answered by itself.
+enum Refusal {
+    Page(StatusCode),
+    /// The `Location` for a permanent redirect to HTTPS.
+    RedirectToHttps(String),
+}
+
+impl Refusal {
+    fn into_response(self) -> Response<ProxyBody> {
+        match self {
+            Refusal::Page(status) => error_page::page(status),
+            Refusal::RedirectToHttps(location) => {
+                // 308 keeps the method and body (RFC 9110 §15.4.9), unlike 301.
+                let mut resp = Response::new(body::empty());
+                *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
+                if let Ok(location) = HeaderValue::from_str(&location) {
+                    resp.headers_mut().insert(header::LOCATION, location);
+                }
+                resp
+            }
+        }
+    }
+}
+
+fn https_location(host: &str, uri: &Uri) -> String {
     let path = uri
         .path_and_query()
         .map(PathAndQuery::as_str)
         .unwrap_or("/");
-    let mut resp = Response::new(body::empty());
-    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
-    if let Ok(location) = HeaderValue::from_str(&format!("https://{host}{path}")) {
-        resp.headers_mut().insert(header::LOCATION, location);
-    }
-    resp
+    format!("https://{host}{path}")
 }
 
 /// Request ids: a random per-process prefix and a counter — unique, cheap, and unlike a

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of consent-proxy: unit tests, integration tests against the real proxy
+# on loopback, and the binary's own tests. Installs what the tests need when it is missing
+# (Debian packages via apt-get), so it works on a fresh machine with only Rust on it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v kill >/dev/null 2>&1 || need_apt+=(procps)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "installing test dependencies: ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}"
+fi
+
+cargo test --locked --all-targets "$@"
+cargo test --locked --doc

@@ -1,0 +1,146 @@
+//! `consent-proxy check-config`: the example is valid, and bad files get every problem
+//! named by file, site and field.
+
+use std::process::Command;
+
+fn check(path: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_consent-proxy"))
+        .arg("check-config")
+        .arg(path)
+        .output()
+        .expect("run check-config");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn example_config_for_the_seven_sites_is_valid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = include_str!("../config/example.toml");
+    let path = dir.path().join("example.toml");
+    std::fs::write(&path, example).expect("write");
+    std::fs::create_dir(dir.path().join("certs")).expect("certs dir");
+    let hosts = [
+        "voipexpress.nl",
+        "regionummer.nl",
+        "085-nummer-aanvragen.nl",
+        "telefonie.io",
+        "vastnaarmobiel.eu",
+        "voipexpress.be",
+        "zonenummer.be",
+    ];
+    for host in hosts {
+        let rcgen::CertifiedKey { cert, key_pair } =
+            rcgen::generate_simple_self_signed(vec![host.to_owned(), format!("www.{host}")])
+                .expect("certificate");
+        std::fs::write(dir.path().join(format!("certs/{host}.pem")), cert.pem()).expect("cert");
+        std::fs::write(
+            dir.path().join(format!("certs/{host}.key")),
+            key_pair.serialize_pem(),
+        )
+        .expect("key");
+    }
+    let (ok, stdout, stderr) = check(&path);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("ok (7 sites)"), "{stdout}");
+}
+
+#[test]
+fn every_problem_is_named_by_file_site_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+listen = ["127.0.0.1:8080"]
+trusted_proxies = ["10.0.0.0/8", "not-a-net"]
+
+[[site]]
+name = "voipexpress-nl"
+hosts = ["voipexpress.nl"]
+upstream = "htp://127.0.0.1:3000"
+jurisdiction = "nl"
+
+[[site]]
+name = "zonenummer-be"
+hosts = ["zonenummer.be", "voipexpress.nl"]
+upstream = "http://127.0.0.1:3001"
+jurisdiction = "be"
+languages = ["nl"]
+
+[[site]]
+name = "telefonie-io"
+hosts = ["telefonie.io"]
+upstream = "http://127.0.0.1:3002"
+jurisdiction = "nl"
+colour = "blue"
+tls = { cert = "missing.pem", key = "missing.key" }
+"#,
+    )
+    .expect("write");
+    let (ok, _, stderr) = check(&path);
+    assert!(!ok);
+    let file = path.display().to_string();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let has = |site: Option<&str>, field: &str, words: &str| {
+        lines.iter().any(|l| {
+            l.starts_with(&file)
+                && site.is_none_or(|s| l.contains(&format!("site `{s}`")))
+                && l.contains(&format!("field `{field}`"))
+                && l.contains(words)
+        })
+    };
+    assert!(
+        has(None, "server.trusted_proxies[1]", "not-a-net"),
+        "{stderr}"
+    );
+    assert!(
+        has(Some("voipexpress-nl"), "upstream", "htp://"),
+        "{stderr}"
+    );
+    assert!(
+        has(
+            Some("zonenummer-be"),
+            "hosts",
+            "already a host of site `voipexpress-nl`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        has(Some("zonenummer-be"), "languages", "\"fr\""),
+        "{stderr}"
+    );
+    assert!(
+        has(Some("telefonie-io"), "colour", "unknown field"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, "[server]\nlisten = [\"127.0.0.1:80\"\n").expect("write");
+    let (ok, _, stderr) = check(&path);
+    assert!(!ok);
+    assert!(stderr.starts_with(&path.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("line 2") || stderr.contains("line 3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreadable_file_is_a_clear_error() {
+    let (ok, _, stderr) = check(std::path::Path::new("/nonexistent/consent-proxy.toml"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("/nonexistent/consent-proxy.toml"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cannot read"), "{stderr}");
+}

@@ -1,0 +1,414 @@
+//! Shared fixtures for the integration tests: a recording upstream, the proxy started
+//! in-process or as the real binary, raw HTTP on sockets.
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use bytes::Bytes;
+use consent_proxy::config::Config;
+use consent_proxy::server::{self, ServerHandle};
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc as tmpsc};
+
+pub const SITE_A: &str = "voipexpress.test";
+pub const SITE_B: &str = "regionummer.test";
+
+/// What the upstream saw of one request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+}
+
+/// A fixture upstream on loopback that records every request head it receives.
+///
+/// Routes: `/bytes?n=N` streams N bytes; `/sink` counts a request body; `/hang` never
+/// answers; `/held` answers only after [`Upstream::release`]; `/ws` is a WebSocket echo;
+/// anything else answers 200 with hop-by-hop headers of its own.
+#[derive(Clone)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Recorded>>>,
+    release: Arc<Notify>,
+    arrived: Arc<Mutex<Option<tmpsc::UnboundedSender<()>>>>,
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
+        let upstream = Upstream {
+            addr: listener.local_addr().expect("addr"),
+            seen: Arc::default(),
+            release: Arc::new(Notify::new()),
+            arrived: Arc::default(),
+        };
+        let server = upstream.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let server = server.clone();
+                        async move { Ok::<_, Infallible>(server.respond(req).await) }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        upstream
+    }
+
+    /// The last request head the upstream received.
+    pub fn last(&self) -> Recorded {
+        self.seen
+            .lock()
+            .expect("lock")
+            .last()
+            .cloned()
+            .expect("upstream saw a request")
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().expect("lock").len()
+    }
+
+    /// A receiver told each time a `/held` request arrives.
+    pub fn on_held(&self) -> tmpsc::UnboundedReceiver<()> {
+        let (tx, rx) = tmpsc::unbounded_channel();
+        *self.arrived.lock().expect("lock") = Some(tx);
+        rx
+    }
+
+    /// Lets every waiting `/held` request answer.
+    pub fn release(&self) {
+        self.release.notify_waiters();
+    }
+
+    async fn respond(&self, mut req: Request<Incoming>) -> Response<Body> {
+        self.seen.lock().expect("lock").push(Recorded {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            headers: req.headers().clone(),
+        });
+        let path = req.uri().path().to_owned();
+        match path.as_str() {
+            "/bytes" => {
+                let n: usize = req
+                    .uri()
+                    .query()
+                    .and_then(|q| q.strip_prefix("n="))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                stream_bytes(n)
+            }
+            "/sink" => {
+                let mut total = 0usize;
+                let mut body = req.into_body();
+                while let Some(Ok(frame)) = body.frame().await {
+                    if let Some(data) = frame.data_ref() {
+                        total += data.len();
+                    }
+                }
+                text(StatusCode::OK, &total.to_string())
+            }
+            "/hang" => std::future::pending().await,
+            "/held" => {
+                let released = self.release.notified();
+                if let Some(tx) = self.arrived.lock().expect("lock").as_ref() {
+                    let _ = tx.send(());
+                }
+                released.await;
+                text(StatusCode::OK, "released")
+            }
+            "/ws" => websocket_echo(&mut req),
+            _ => {
+                let mut resp = text(StatusCode::OK, "hello from upstream");
+                let h = resp.headers_mut();
+                h.insert("connection", HeaderValue::from_static("x-upstream-private"));
+                h.insert("x-upstream-private", HeaderValue::from_static("1"));
+                h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+                h.insert("x-upstream-public", HeaderValue::from_static("1"));
+                resp
+            }
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut resp = Response::new(http_body_util::Full::new(Bytes::from(body.to_owned())).boxed());
+    *resp.status_mut() = status;
+    resp
+}
+
+/// N bytes in 64 KiB chunks, generated as they are sent (the fixture holds none of it).
+fn stream_bytes(n: usize) -> Response<Body> {
+    const CHUNK: usize = 64 * 1024;
+    let chunk = Bytes::from(vec![b'x'; CHUNK]);
+    let frames = futures_util::stream::unfold(n, move |left| {
+        let chunk = chunk.clone();
+        async move {
+            if left == 0 {
+                return None;
+            }
+            let take = left.min(CHUNK);
+            Some((
+                Ok::<_, Infallible>(Frame::data(chunk.slice(..take))),
+                left - take,
+            ))
+        }
+    });
+    let mut resp = Response::new(BodyExt::boxed(StreamBody::new(frames)));
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
+}
+
+fn websocket_echo(req: &mut Request<Incoming>) -> Response<Body> {
+    let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
+        return text(StatusCode::BAD_REQUEST, "not a websocket handshake");
+    };
+    let on_upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            None,
+        )
+        .await;
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_text() || msg.is_binary() {
+                if ws.send(msg).await.is_err() {
+                    break;
+                }
+            } else if msg.is_close() {
+                break;
+            }
+        }
+    });
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut resp = Response::new(http_body_util::Empty::new().boxed());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert("connection", HeaderValue::from_static("upgrade"));
+    h.insert("upgrade", HeaderValue::from_static("websocket"));
+    h.insert(
+        "sec-websocket-accept",
+        HeaderValue::from_str(&accept).expect("accept"),
+    );
+    resp
+}
+
+/// A configuration with two sites (A and B) on the same upstream, listening on port 0.
+/// `server_extra` goes into `[server]`, `site_extra` into site A.
+pub fn config_text(upstream: SocketAddr, server_extra: &str, site_extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+admin_listen = "127.0.0.1:0"
+data_dir = "data"
+{server_extra}
+
+[[site]]
+name = "voipexpress"
+hosts = ["{SITE_A}", "www.{SITE_A}"]
+upstream = "http://{upstream}"
+jurisdiction = "nl"
+{site_extra}
+
+[[site]]
+name = "regionummer"
+hosts = ["{SITE_B}"]
+upstream = "http://{upstream}"
+jurisdiction = "nl"
+"#
+    )
+}
+
+/// The proxy started in-process; its data directory lives as long as it does.
+pub struct Proxy {
+    pub handle: ServerHandle,
+    pub dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    pub async fn start(config_text: &str) -> Proxy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("proxy.toml");
+        std::fs::write(&path, config_text).expect("write config");
+        let config = Config::load(&path).expect("valid test config");
+        let handle = server::start(config).await.expect("proxy starts");
+        Proxy { handle, dir }
+    }
+
+    pub fn http(&self) -> SocketAddr {
+        self.handle.http_addrs[0]
+    }
+
+    pub fn url(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.http().port())
+    }
+
+    /// A client that resolves both test sites to the proxy.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .resolve(SITE_A, self.http())
+            .resolve(&format!("www.{SITE_A}"), self.http())
+            .resolve(SITE_B, self.http())
+            .resolve("unknown.test", self.http())
+            .build()
+            .expect("client")
+    }
+}
+
+/// Sends raw bytes and reads the whole answer (the request should say `Connection: close`).
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of a raw HTTP/1.1 answer.
+pub fn status_of(answer: &str) -> u16 {
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The proxy binary as a child process, with its log lines readable as they come.
+pub struct Binary {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Binary {
+    pub fn serve(config: &Path) -> Binary {
+        Self::spawn(&["serve", "--config", config.to_str().expect("utf-8 path")])
+    }
+
+    pub fn spawn(args: &[&str]) -> Binary {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_consent-proxy"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start consent-proxy");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let keep = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                keep.lock().expect("lock").push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        Binary {
+            child,
+            lines: rx,
+            log,
+        }
+    }
+
+    /// Blocks until a log line contains `needle`; returns that line.
+    pub fn wait_for(&self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(e) => panic!(
+                    "no log line with {needle:?} ({e}); log so far:\n{}",
+                    self.log.lock().expect("lock").join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The address of the first listener whose log line contains `what`.
+    pub fn listening(&self, what: &str) -> SocketAddr {
+        let line = self.wait_for(what);
+        line.split("addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Peak resident memory (VmHWM) of the process, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
+    /// Waits for the process to exit: its stderr closes when it does.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    panic!("consent-proxy did not exit");
+                }
+            }
+        }
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
