@@ -91,8 +91,11 @@ fn run_serve(path: PathBuf) -> anyhow::Result<()> {
     })
 }
 
+/// The control runtime: signals, reload, the admin listener. Proxied traffic runs on the
+/// server's own worker threads (see `server::workers`).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

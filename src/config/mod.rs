@@ -68,6 +68,10 @@ pub struct ServerConfig {
     /// Answer plain-HTTP requests for sites that have TLS with a permanent redirect to HTTPS.
     #[serde(default)]
     pub redirect_to_https: bool,
+    /// Worker threads, each with its own event loop and upstream connection pool
+    /// (thread per core, like nginx's worker processes); 0 means one per CPU core.
+    #[serde(default)]
+    pub workers: usize,
     /// `human` (default) or `json` log lines.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -75,6 +79,17 @@ pub struct ServerConfig {
     pub timeouts: Timeouts,
     #[serde(default)]
     pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// The number of worker threads to run.
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -155,6 +170,10 @@ pub struct Limits {
     pub max_headers: usize,
     /// Most concurrent HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// Fixed read size, in bytes, of each upstream connection; 0 (default) reads
+    /// adaptively (whole pages at once: fastest). 8192 bounds memory per busy connection
+    /// at the cost of throughput.
+    pub upstream_read_buffer: usize,
 }
 
 impl Default for Limits {
@@ -163,6 +182,7 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_concurrent_streams: 128,
+            upstream_read_buffer: 0,
         }
     }
 }

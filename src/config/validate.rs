@@ -31,6 +31,13 @@ pub(super) fn check_server(
             "must be at least 8192 (browsers routinely send heads of several KB)",
         ));
     }
+    let read = server.limits.upstream_read_buffer;
+    if read != 0 && !(8192..=1024 * 1024).contains(&read) {
+        problems.push(Problem::global(
+            "server.limits.upstream_read_buffer",
+            "must be 0 (adaptive) or between 8192 and 1048576 bytes",
+        ));
+    }
     if server.limits.max_headers == 0 {
         problems.push(Problem::global(
             "server.limits.max_headers",

@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use http::header::{FORWARDED, HeaderName, HeaderValue};
 use http::HeaderMap;
+use http::header::{FORWARDED, HeaderName, HeaderValue};
 use ipnet::IpNet;
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

@@ -35,7 +35,7 @@ use crate::telemetry::metrics::{RequestLabels, SiteLabels};
 use body::{IdleTimeout, ProxyBody};
 use forwarding::TrustedProxies;
 use route::{HostError, Router, Site};
-use upstream::{Failure, UpstreamClient};
+use upstream::{Failure, UpstreamPool};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// RFC 9110 §7.6.3: a proxy MUST add itself to `Via` in both directions.
@@ -60,7 +60,7 @@ pub struct Proxy {
     timeouts: Timeouts,
     limits: Limits,
     redirect_to_https: bool,
-    client: UpstreamClient,
+    upstream: UpstreamPool,
     metrics: Arc<Metrics>,
     request_ids: RequestIds,
     /// Metric label for requests that matched no site.
@@ -89,7 +89,11 @@ impl Proxy {
             timeouts: config.server.timeouts.clone(),
             limits: config.server.limits.clone(),
             redirect_to_https: config.server.redirect_to_https,
-            client: upstream::client(&config.server.timeouts),
+            upstream: UpstreamPool::new(
+                &config.server.timeouts,
+                &config.server.limits,
+                config.server.worker_count(),
+            ),
             metrics,
             request_ids: RequestIds::new(),
             no_site: Arc::from("-"),
@@ -236,8 +240,11 @@ impl Proxy {
         ex: &mut Exchange,
     ) -> Result<Response<Incoming>, StatusCode> {
         let sent = Instant::now();
-        let result =
-            tokio::time::timeout(self.timeouts.upstream_response, self.client.request(req)).await;
+        let result = tokio::time::timeout(
+            self.timeouts.upstream_response,
+            self.upstream.client().request(req),
+        )
+        .await;
         let elapsed = sent.elapsed();
         ex.upstream_time = Some(elapsed);
         self.metrics

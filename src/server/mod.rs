@@ -7,6 +7,7 @@
 mod listener;
 pub mod signals;
 pub mod tls;
+mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,6 +65,8 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot start worker threads: {0}")]
+    Worker(std::io::Error),
     #[error("TLS setup failed: {0}")]
     Tls(#[from] rustls::Error),
 }
@@ -90,7 +93,8 @@ pub struct ServerHandle {
     pub admin_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     shutdown_tx: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    admin: Option<JoinHandle<()>>,
+    workers: workers::Workers,
     grace: Duration,
 }
 
@@ -128,38 +132,43 @@ pub async fn start_with_metrics(
         connections: TaskTracker::new(),
     });
 
-    let mut tasks = Vec::new();
+    let worker_count = server.worker_count();
+    let mut per_worker: Vec<Vec<_>> = (0..worker_count).map(|_| Vec::new()).collect();
     let mut http_addrs = Vec::new();
-    for addr in &server.listen {
-        let listener = bind(*addr).await?;
-        http_addrs.push(listener.local_addr().unwrap_or(*addr));
-        tasks.push(tokio::spawn(listener::accept_plain(
-            listener,
-            Arc::clone(&shared),
-        )));
-    }
     let mut tls_addrs = Vec::new();
-    for addr in &server.tls_listen {
-        let listener = bind(*addr).await?;
-        tls_addrs.push(listener.local_addr().unwrap_or(*addr));
-        tasks.push(tokio::spawn(listener::accept_tls(
-            listener,
-            Arc::clone(&shared),
-        )));
+    let listeners = (server.listen.iter().map(|a| (*a, workers::Kind::Plain)))
+        .chain(server.tls_listen.iter().map(|a| (*a, workers::Kind::Tls)));
+    for (addr, kind) in listeners {
+        let sockets = workers::bind(addr, worker_count)
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local = sockets
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .unwrap_or(addr);
+        match kind {
+            workers::Kind::Plain => http_addrs.push(local),
+            workers::Kind::Tls => tls_addrs.push(local),
+        }
+        for (worker, socket) in per_worker.iter_mut().zip(sockets) {
+            worker.push((socket, kind));
+        }
     }
-    let admin_addr = match server.admin_listen {
+    let (admin, admin_addr) = match server.admin_listen {
         Some(addr) => {
-            let listener = bind(addr).await?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
             let local = listener.local_addr().unwrap_or(addr);
-            tasks.push(tokio::spawn(crate::dashboard::serve(
+            let task = tokio::spawn(crate::dashboard::serve(
                 listener,
                 Arc::clone(&metrics),
                 shutdown_rx,
-            )));
-            Some(local)
+            ));
+            (Some(task), Some(local))
         }
-        None => None,
+        None => (None, None),
     };
+    let workers = workers::spawn(per_worker, &shared).map_err(StartError::Worker)?;
     for addr in &http_addrs {
         tracing::info!(%addr, "listening for HTTP");
     }
@@ -175,15 +184,10 @@ pub async fn start_with_metrics(
         admin_addr,
         shared,
         shutdown_tx,
-        tasks,
+        admin,
+        workers,
         grace: server.timeouts.shutdown_grace,
     })
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
 }
 
 /// HTTP/1.1 and HTTP/2 settings: slowloris timeout, head size and count limits.
@@ -230,8 +234,8 @@ impl ServerHandle {
     /// closes what is left.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        if let Some(admin) = self.admin {
+            let _ = admin.await;
         }
         let connections = &self.shared.connections;
         connections.close();
@@ -244,5 +248,6 @@ impl ServerHandle {
                 "shutdown grace period over; closing remaining connections"
             );
         }
+        self.workers.stop().await;
     }
 }
