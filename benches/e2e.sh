@@ -18,7 +18,7 @@ THREADS=${THREADS:-2}
 UP_PORT=18080
 NGINX_PORT=18081
 CP_PORT=18082
-CPL_PORT=18083   # consent-proxy with fixed 8 KiB upstream reads (memory-bounded)
+CPL_PORT=18083   # consent-proxy with 16 KiB upstream reads (lower memory)
 
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
     echo "installing nginx and wrk"
@@ -108,7 +108,7 @@ http {
 CONF
 } >"$WORK/px/nginx.conf"
 
-cp_config() { # port, data dir, upstream read buffer (0 = adaptive)
+cp_config() { # port, data dir, largest upstream read buffer
     cat <<CONF
 [server]
 listen = ["127.0.0.1:$1"]
@@ -125,8 +125,8 @@ upstream = "http://127.0.0.1:$UP_PORT"
 jurisdiction = "nl"
 CONF
 }
-cp_config $CP_PORT data 0 >"$WORK/cp/proxy.toml"
-cp_config $CPL_PORT data-lowmem 8192 >"$WORK/cp/lowmem.toml"
+cp_config $CP_PORT data 65536 >"$WORK/cp/proxy.toml"
+cp_config $CPL_PORT data-lowmem 16384 >"$WORK/cp/lowmem.toml"
 
 "$NGINX" -c "$WORK/up/nginx.conf"
 "$NGINX" -c "$WORK/px/nginx.conf"
@@ -171,7 +171,7 @@ parse_wrk() {
 
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
-targets="upstream:$UP_PORT nginx:$NGINX_PORT consent-proxy:$CP_PORT cp-8k-reads:$CPL_PORT"
+targets="upstream:$UP_PORT nginx:$NGINX_PORT consent-proxy:$CP_PORT cp-16k-reads:$CPL_PORT"
 echo "page: $PAGE_BYTES bytes HTML, 1048576 bytes binary; $ROUNDS rounds x $DURATION per cell, wrk -t$THREADS"
 for round in $(seq 1 "$ROUNDS"); do
     for c in $CONNS; do
@@ -214,11 +214,11 @@ awk '
         print "|---|---|---|---|---|"
         for (i = 1; i <= k; i++) {
             key = order[i]; split(key, f, "|")
-            if (f[3] != "consent-proxy" && f[3] != "cp-8k-reads") continue
+            if (f[3] != "consent-proxy" && f[3] != "cp-16k-reads") continue
             nk = f[1] "|" f[2] "|nginx"
             printf "| %s | %s | %s | %.2fx | %.2fx |\n", f[1], f[2], f[3], (rps[key]/n[key]) / (rps[nk]/n[nk]), (p99[key]/n[key]) / (p99[nk]/n[nk])
         }
     }
 ' "$RESULTS"
 echo
-echo "peak RSS: consent-proxy $((CP_RSS / 1024)) MB; consent-proxy with 8 KiB reads $((CPL_RSS / 1024)) MB; nginx workers (sum) $((NGINX_RSS / 1024)) MB"
+echo "peak RSS: consent-proxy $((CP_RSS / 1024)) MB; consent-proxy with 16 KiB reads $((CPL_RSS / 1024)) MB; nginx workers (sum) $((NGINX_RSS / 1024)) MB"

@@ -170,9 +170,11 @@ pub struct Limits {
     pub max_headers: usize,
     /// Most concurrent HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
-    /// Fixed read size, in bytes, of each upstream connection; 0 (default) reads
-    /// adaptively (whole pages at once: fastest). 8192 bounds memory per busy connection
-    /// at the cost of throughput.
+    /// Memory one page's HTML rewrite may hold (a tag split across chunks, a long
+    /// attribute); past it the rest of the page passes through unmodified.
+    pub html_rewrite_memory: usize,
+    /// Largest read buffer, in bytes, of one upstream connection; reads adapt up to it.
+    /// Larger is faster for large responses, smaller bounds memory per busy connection.
     pub upstream_read_buffer: usize,
 }
 
@@ -182,7 +184,8 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_concurrent_streams: 128,
-            upstream_read_buffer: 0,
+            upstream_read_buffer: 64 * 1024,
+            html_rewrite_memory: 1024 * 1024,
         }
     }
 }
@@ -239,6 +242,58 @@ pub struct SiteConfig {
     /// Send the visitor's `Host` upstream (default) rather than the upstream's own authority.
     #[serde(default = "yes")]
     pub preserve_host: bool,
+    /// Trackers added to (or overriding, by name) the built-in table.
+    #[serde(default)]
+    pub trackers: Vec<TrackerConfig>,
+    /// The upstream page is the same for every visitor after rewriting, so shared caches
+    /// may keep it (`Vary: Cookie` still separates consent states). Default: `private`.
+    #[serde(default)]
+    pub public_html: bool,
+    /// Google Analytics 4 for this site.
+    #[serde(default)]
+    pub ga: Option<GaConfig>,
+}
+
+/// One `[[site.trackers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerConfig {
+    /// Shown in placeholders and the cookie inventory; a built-in's name overrides it.
+    pub name: String,
+    pub category: crate::consent::Category,
+    /// Script/embed/pixel hosts, `host` or `host/path-prefix`; subdomains match too.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Substrings that identify the tracker's inline snippet.
+    #[serde(default)]
+    pub inline: Vec<String>,
+    /// Cookie names; a trailing `*` matches a prefix.
+    #[serde(default)]
+    pub cookies: Vec<String>,
+    /// `false` removes a built-in entry of the same name.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// `[site.ga]`: Google Analytics 4.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaConfig {
+    /// `G-…`; the site's own gtag snippets for it are handled per `mode`.
+    #[serde(default)]
+    pub measurement_id: Option<String>,
+    /// `server` (default): page views go to GA from the proxy; `client`: the site keeps
+    /// its gtag, gated by Google Consent Mode v2 defaults injected first in `<head>`.
+    #[serde(default)]
+    pub mode: GaMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GaMode {
+    #[default]
+    Server,
+    Client,
 }
 
 fn default_policy_version() -> String {

@@ -32,10 +32,16 @@ pub(super) fn check_server(
         ));
     }
     let read = server.limits.upstream_read_buffer;
-    if read != 0 && !(8192..=1024 * 1024).contains(&read) {
+    if !(8192..=1024 * 1024).contains(&read) {
         problems.push(Problem::global(
             "server.limits.upstream_read_buffer",
-            "must be 0 (adaptive) or between 8192 and 1048576 bytes",
+            "must be between 8192 and 1048576 bytes",
+        ));
+    }
+    if server.limits.html_rewrite_memory < 64 * 1024 {
+        problems.push(Problem::global(
+            "server.limits.html_rewrite_memory",
+            "must be at least 65536 bytes",
         ));
     }
     if server.limits.max_headers == 0 {
@@ -146,6 +152,34 @@ pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>)
                     ));
                 }
             }
+        }
+        for (i, tracker) in site.trackers.iter().enumerate() {
+            if tracker.category == crate::consent::Category::Necessary {
+                problems.push(Problem::site(
+                    &name,
+                    format!("trackers[{i}].category"),
+                    format!(
+                        "tracker `{}` cannot be \"necessary\": trackers need consent",
+                        tracker.name
+                    ),
+                ));
+            }
+        }
+        if let Err(message) =
+            crate::rewrite::trackers::Rules::compile(&crate::rewrite::tracker_specs(&site.trackers))
+        {
+            problems.push(Problem::site(&name, "trackers", message));
+        }
+        if let Some(id) = site.ga.as_ref().and_then(|ga| ga.measurement_id.as_deref())
+            && !(id.starts_with("G-")
+                && id.len() > 2
+                && id[2..].bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            problems.push(Problem::site(
+                &name,
+                "ga.measurement_id",
+                format!("`{id}` is not a GA4 measurement id (G-XXXXXXX)"),
+            ));
         }
         if site.hsts.is_some() && site.tls.is_none() {
             problems.push(Problem::site(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
@@ -15,16 +15,16 @@ use tokio::time::{Instant, Sleep};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Every response the proxy sends has this body type.
-pub type ProxyBody = BoxBody<Bytes, BoxError>;
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
     Full::new(bytes.into())
         .map_err(|never| match never {})
-        .boxed()
+        .boxed_unsync()
 }
 
 pub fn empty() -> ProxyBody {
-    Empty::new().map_err(|never| match never {}).boxed()
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -29,9 +29,11 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::config::{Config, Limits, Timeouts};
+use crate::consent::{self, ConsentState};
 use crate::privacy::{AnonymizedIp, IpAnonymizer};
+use crate::rewrite;
 use crate::telemetry::Metrics;
-use crate::telemetry::metrics::{RequestLabels, SiteLabels};
+use crate::telemetry::metrics::{NeutralisedLabels, RequestLabels, SiteLabels};
 use body::{IdleTimeout, ProxyBody};
 use forwarding::TrustedProxies;
 use route::{HostError, Router, Site};
@@ -78,6 +80,10 @@ struct Exchange {
     site: Option<Arc<Site>>,
     upstream_time: Option<Duration>,
     note: Option<&'static str>,
+    /// What the request says about rewriting its response.
+    facts: Option<rewrite::RequestFacts>,
+    /// The consent this request carries (until the consent cookie lands: undecided).
+    consent: ConsentState,
 }
 
 impl Proxy {
@@ -117,16 +123,24 @@ impl Proxy {
             site: None,
             upstream_time: None,
             note: None,
+            facts: None,
+            consent: ConsentState::undecided(),
         };
         let mut resp = match self.request_filter(&req, conn) {
             Err(refusal) => refusal.into_response(),
+            Ok(site) if req.uri().path().starts_with("/_cp/") => {
+                ex.site = Some(site);
+                // The proxy's own endpoints are answered here and never forwarded.
+                consent::assets::serve(req.method(), req.uri().path())
+                    .unwrap_or_else(|| error_page::page(StatusCode::NOT_FOUND))
+            }
             Ok(site) => {
                 ex.site = Some(Arc::clone(&site));
                 let upgrade = upgrade::requested(req.version(), req.headers());
                 let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
-                let upstream_req = self.upstream_request_filter(req, conn, &site, &ex, upgrade);
+                let upstream_req = self.upstream_request_filter(req, conn, &site, &mut ex, upgrade);
                 match self.upstream(upstream_req, &site, &mut ex).await {
-                    Ok(resp) => self.response_filter(resp, conn, &site, client_upgrade),
+                    Ok(resp) => self.response_filter(resp, conn, &site, &ex, client_upgrade),
                     Err(status) => error_page::page(status),
                 }
             }
@@ -182,16 +196,33 @@ impl Proxy {
         req: Request<Incoming>,
         conn: &ConnInfo,
         site: &Site,
-        ex: &Exchange,
+        ex: &mut Exchange,
         upgrade: Option<HeaderValue>,
     ) -> Request<upstream::UpstreamBody> {
         let (mut parts, body) = req.into_parts();
         let visitor_host = visitor_host(&parts);
         hop::strip(&mut parts.headers);
+        let proto = forwarding::visitor_proto(&parts.headers, ex.peer_trusted, conn.tls);
+        ex.facts = Some(rewrite::RequestFacts {
+            method: parts.method.clone(),
+            range: parts.headers.contains_key(header::RANGE),
+            accept_encoding: parts.headers.get(header::ACCEPT_ENCODING).cloned(),
+            origin: format!(
+                "{proto}://{}",
+                visitor_host
+                    .as_ref()
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+            ),
+        });
+        // Ask the upstream only for codings the rewriter can decode, and the visitor can
+        // take if the response passes through untouched.
+        let accept =
+            rewrite::encoding::upstream_accept_encoding(parts.headers.get(header::ACCEPT_ENCODING));
+        parts.headers.insert(header::ACCEPT_ENCODING, accept);
         if let Some(upgrade) = upgrade {
             upgrade::restore(&mut parts.headers, upgrade);
         }
-        let proto = forwarding::visitor_proto(&parts.headers, ex.peer_trusted, conn.tls);
         forwarding::set_upstream_headers(
             &mut parts.headers,
             &forwarding::Hop {
@@ -281,6 +312,7 @@ impl Proxy {
         mut resp: Response<Incoming>,
         conn: &ConnInfo,
         site: &Site,
+        ex: &Exchange,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     ) -> Response<ProxyBody> {
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -308,8 +340,45 @@ impl Proxy {
                 .headers
                 .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
-        let body = IdleTimeout::new(body, self.timeouts.idle_body).boxed();
-        Response::from_parts(parts, body)
+        let body = IdleTimeout::new(body, self.timeouts.idle_body);
+        let decision = match &ex.facts {
+            Some(facts) => rewrite::decide(facts, parts.status, &parts.headers),
+            None => rewrite::Decision::PassThrough,
+        };
+        let rewrite::Decision::Rewrite {
+            upstream,
+            visitor,
+            charset,
+        } = decision
+        else {
+            return Response::from_parts(parts, body.boxed_unsync());
+        };
+        let origin = ex.facts.as_ref().map(|f| f.origin.as_str()).unwrap_or("");
+        let csp = rewrite::csp::adapt(&mut parts.headers, origin);
+        rewrite::adapt_headers(&mut parts.headers, visitor, site.rewrite.public_html);
+        let ctx = rewrite::html::PageContext {
+            rules: Arc::clone(&site.rewrite.rules),
+            consent: ex.consent,
+            loader: Arc::from(rewrite::inject::loader(
+                &site.rewrite.loader,
+                &ex.consent,
+                csp.nonce.as_deref(),
+            )),
+            language: site.rewrite.language,
+            memory_limit: site.rewrite.memory_limit,
+        };
+        let metrics = Arc::clone(&self.metrics);
+        let site_name = Arc::clone(&site.name);
+        let report = Box::new(move |counts: rewrite::html::Counts| {
+            record_neutralised(&metrics, &site_name, &counts);
+        });
+        match rewrite::body::RewriteBody::new(body, upstream, visitor, charset, &ctx, report) {
+            Ok(rewritten) => Response::from_parts(parts, rewritten.boxed_unsync()),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up the HTML rewrite");
+                error_page::page(StatusCode::BAD_GATEWAY)
+            }
+        }
     }
 
     /// Phase 5: one access-log line and the request counters. The address is anonymised
@@ -338,6 +407,28 @@ impl Proxy {
                 .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             note = ex.note,
         );
+    }
+}
+
+/// Adds one page's neutralised elements to the proof-of-enforcement counters.
+fn record_neutralised(metrics: &Metrics, site: &Arc<str>, counts: &rewrite::html::Counts) {
+    if counts.total() == 0 {
+        return;
+    }
+    for kind in rewrite::html::Kind::ALL {
+        for category in crate::consent::Category::ALL {
+            let n = counts.by_kind[kind as usize][category as usize];
+            if n > 0 {
+                metrics
+                    .neutralised
+                    .get_or_create(&NeutralisedLabels {
+                        site: Arc::clone(site),
+                        category: category.as_str(),
+                        kind: kind.as_str(),
+                    })
+                    .inc_by(u64::from(n));
+            }
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use http::header::HeaderValue;
 use http::uri::{Authority, Scheme};
 use http::{Request, header};
 
-use crate::config::{Config, SiteConfig};
+use crate::config::{Config, Limits, SiteConfig};
+use crate::rewrite::SiteRewrite;
 
 /// A site as the request path needs it, computed once at config load.
 #[derive(Debug)]
@@ -20,10 +21,12 @@ pub struct Site {
     pub has_tls: bool,
     /// The ready `Strict-Transport-Security` value, for HTTPS responses.
     pub hsts: Option<HeaderValue>,
+    /// Tracker rules and loader settings for this site's pages.
+    pub rewrite: SiteRewrite,
 }
 
 impl Site {
-    fn from_config(site: &SiteConfig) -> Option<Site> {
+    fn from_config(site: &SiteConfig, limits: &Limits) -> Option<Site> {
         // Validation has already proved the URL is well-formed.
         let uri: http::Uri = site.upstream.parse().ok()?;
         let hsts = site.hsts.as_ref().and_then(|h| {
@@ -43,6 +46,8 @@ impl Site {
             preserve_host: site.preserve_host,
             has_tls: site.tls.is_some(),
             hsts,
+            // Validation compiled the same rules already; they cannot fail here.
+            rewrite: SiteRewrite::new(site, limits.html_rewrite_memory).ok()?,
         })
     }
 }
@@ -57,7 +62,7 @@ impl Router {
     pub fn new(config: &Config) -> Router {
         let mut hosts = HashMap::new();
         for site_config in &config.sites {
-            if let Some(site) = Site::from_config(site_config) {
+            if let Some(site) = Site::from_config(site_config, &config.server.limits) {
                 let site = Arc::new(site);
                 for host in &site_config.hosts {
                     hosts.insert(host.as_str().into(), Arc::clone(&site));

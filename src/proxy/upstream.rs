@@ -59,12 +59,10 @@ pub fn client(timeouts: &Timeouts, limits: &Limits) -> UpstreamClient {
     http.set_nodelay(true);
     http.enforce_http(true);
     let mut builder = Client::builder(TokioExecutor::new());
-    // Adaptive reads (hyper's default) take a whole page in one read, which halves the
-    // syscalls and task wake-ups per response compared with fixed 8 KiB reads; fixed
-    // reads bound the memory each busy upstream connection holds (README, Performance).
-    if limits.upstream_read_buffer > 0 {
-        builder.http1_read_buf_exact_size(limits.upstream_read_buffer);
-    }
+    // Reads adapt to the response (a whole page in one read: few syscalls and wake-ups)
+    // up to this cap; hyper's own cap (~400 KiB per connection) makes 1,000 busy
+    // connections cost hundreds of MB (README, Performance).
+    builder.http1_max_buf_size(limits.upstream_read_buffer);
     builder
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(1024)

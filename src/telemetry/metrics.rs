@@ -22,6 +22,14 @@ pub struct SiteLabels {
     pub site: Arc<str>,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NeutralisedLabels {
+    pub site: Arc<str>,
+    pub category: &'static str,
+    /// `script`, `inline_script`, `iframe`, `pixel` or `hint`.
+    pub kind: &'static str,
+}
+
 /// Every metric of the process; one instance lives as long as the process (across
 /// config reloads) so counters never reset on SIGHUP.
 pub struct Metrics {
@@ -29,6 +37,8 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub upstream_latency: Family<SiteLabels, Histogram>,
     pub open_connections: Gauge<i64, AtomicI64>,
+    /// Proof of enforcement: what pages had removed or made inert, per site and category.
+    pub neutralised: Family<NeutralisedLabels, Counter>,
 }
 
 impl Metrics {
@@ -56,8 +66,15 @@ impl Metrics {
             "Client connections currently open (HTTP and HTTPS listeners)",
             open_connections.clone(),
         );
+        let neutralised = Family::<NeutralisedLabels, Counter>::default();
+        registry.register(
+            "neutralised",
+            "Tracker elements neutralised in HTML, by site, category and kind",
+            neutralised.clone(),
+        );
         Metrics {
             registry,
+            neutralised,
             requests,
             upstream_latency,
             open_connections,

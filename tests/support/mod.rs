@@ -45,11 +45,20 @@ pub struct Recorded {
 pub struct Upstream {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Recorded>>>,
+    /// Canned responses by path, set with [`Upstream::page`].
+    pages: Arc<Mutex<std::collections::HashMap<String, Canned>>>,
     release: Arc<Notify>,
     arrived: Arc<Mutex<Option<tmpsc::UnboundedSender<()>>>>,
 }
 
 type Body = BoxBody<Bytes, Infallible>;
+
+#[derive(Clone)]
+struct Canned {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
 
 impl Upstream {
     pub async fn start() -> Upstream {
@@ -59,6 +68,7 @@ impl Upstream {
         let upstream = Upstream {
             addr: listener.local_addr().expect("addr"),
             seen: Arc::default(),
+            pages: Arc::default(),
             release: Arc::new(Notify::new()),
             arrived: Arc::default(),
         };
@@ -81,6 +91,31 @@ impl Upstream {
             }
         });
         upstream
+    }
+
+    /// Serves `body` with `headers` (and status 200) at `path`.
+    pub fn page(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) {
+        self.page_with_status(path, 200, headers, body);
+    }
+
+    pub fn page_with_status(
+        &self,
+        path: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) {
+        self.pages.lock().expect("lock").insert(
+            path.to_owned(),
+            Canned {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                body: body.into(),
+            },
+        );
     }
 
     /// The last request head the upstream received.
@@ -117,6 +152,19 @@ impl Upstream {
             headers: req.headers().clone(),
         });
         let path = req.uri().path().to_owned();
+        let canned = self.pages.lock().expect("lock").get(&path).cloned();
+        if let Some(canned) = canned {
+            let mut resp =
+                Response::new(http_body_util::Full::new(Bytes::from(canned.body)).boxed());
+            *resp.status_mut() = StatusCode::from_u16(canned.status).expect("status");
+            for (k, v) in canned.headers {
+                resp.headers_mut().append(
+                    http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                    HeaderValue::from_str(&v).expect("value"),
+                );
+            }
+            return resp;
+        }
         match path.as_str() {
             "/bytes" => {
                 let n: usize = req

@@ -1,0 +1,930 @@
+//! The streaming HTML rewrite (lol_html): the loader goes in first, and scripts, embeds,
+//! pixels and hints of refused categories are neutralised before the page leaves the
+//! proxy (ePrivacy art. 5(3), Tw art. 11.7a: nothing non-essential before consent).
+//!
+//! The page is never buffered whole: lol_html keeps only a partly received tag, and an
+//! inline `<script>` is held until its end tag so its content can decide its category.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use lol_html::html_content::{ContentType, Element};
+use lol_html::send::{HtmlRewriter, Settings};
+use lol_html::{AsciiCompatibleEncoding, MemorySettings, element, end, text};
+
+use super::trackers::Rules;
+use crate::config::Language;
+use crate::consent::{Category, ConsentState};
+
+/// What was neutralised on a page, for the proof-of-enforcement counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Indexed by `Kind as usize`, then by category order (`Category::ALL`).
+    pub by_kind: [[u32; 4]; 5],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Script = 0,
+    InlineScript = 1,
+    Iframe = 2,
+    Pixel = 3,
+    Hint = 4,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Script,
+        Kind::InlineScript,
+        Kind::Iframe,
+        Kind::Pixel,
+        Kind::Hint,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Script => "script",
+            Kind::InlineScript => "inline_script",
+            Kind::Iframe => "iframe",
+            Kind::Pixel => "pixel",
+            Kind::Hint => "hint",
+        }
+    }
+}
+
+impl Counts {
+    fn add(&mut self, kind: Kind, category: Category) {
+        self.by_kind[kind as usize][category as usize] += 1;
+    }
+
+    pub fn total(&self) -> u32 {
+        self.by_kind.iter().flatten().sum()
+    }
+}
+
+/// Everything a page's rewrite depends on.
+#[derive(Clone)]
+pub struct PageContext {
+    pub rules: Arc<Rules>,
+    pub consent: ConsentState,
+    /// The loader HTML (built per response: it carries the consent state and nonce).
+    pub loader: Arc<str>,
+    pub language: Language,
+    /// lol_html's memory budget; past it the rest of the page passes through as it is.
+    pub memory_limit: usize,
+}
+
+/// Mutable state shared by one page's handlers.
+#[derive(Default)]
+struct PageState {
+    counts: Counts,
+    /// An inline script being held until its end tag: its start tag and text so far.
+    inline: Option<(String, String)>,
+    /// The content of a `<noscript>` being held until its end tag.
+    noscript: Option<String>,
+}
+
+type Shared = Arc<Mutex<PageState>>;
+
+fn lock(state: &Shared) -> std::sync::MutexGuard<'_, PageState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where lol_html writes: a buffer the body takes from after every chunk.
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl lol_html::OutputSink for Sink {
+    fn handle_chunk(&mut self, chunk: &[u8]) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(chunk);
+    }
+}
+
+/// Rewrites one page, chunk by chunk.
+pub struct PageRewriter {
+    rewriter: Option<HtmlRewriter<'static, Sink>>,
+    output: Arc<Mutex<Vec<u8>>>,
+    state: Shared,
+    injected: Arc<AtomicBool>,
+    /// Set when lol_html gave up (memory limit); the rest passes through untouched.
+    bailed: bool,
+}
+
+impl PageRewriter {
+    pub fn new(ctx: &PageContext, encoding: AsciiCompatibleEncoding) -> PageRewriter {
+        let state: Shared = Arc::default();
+        let injected = Arc::new(AtomicBool::new(false));
+        let output = Arc::new(Mutex::new(Vec::with_capacity(16 * 1024)));
+
+        let mut handlers = vec![injection_handler(ctx, &injected)];
+        // A visitor who granted everything gets the page untouched but for the loader.
+        let all_granted = Category::ALL.iter().all(|c| ctx.consent.allows(*c));
+        if !all_granted {
+            handlers.extend(neutralising_handlers(ctx, &state));
+            handlers.extend(noscript_handlers(ctx, &state));
+        }
+        let loader = Arc::clone(&ctx.loader);
+        let injected_at_end = Arc::clone(&injected);
+        let sink = Sink(Arc::clone(&output));
+        let mut settings = Settings::new_send()
+            .with_encoding(encoding)
+            .with_memory_settings(
+                MemorySettings::new()
+                    .with_max_allowed_memory_usage(ctx.memory_limit)
+                    .with_graceful_bail_out_on_memory_limit_exceeded(true),
+            )
+            .with_strict(false)
+            .with_adjust_charset_on_meta_tag(true)
+            .append_document_content_handler(end!(move |end| {
+                // A document with no element at all (text only, or empty): still exactly
+                // one loader.
+                if !injected_at_end.swap(true, Ordering::Relaxed) {
+                    end.append(&loader, ContentType::Html);
+                }
+                Ok(())
+            }));
+        for (selector, handler) in handlers {
+            settings = settings.append_element_content_handler((selector, handler));
+        }
+        PageRewriter {
+            rewriter: Some(HtmlRewriter::new(settings, sink)),
+            output,
+            state,
+            injected,
+            bailed: false,
+        }
+    }
+
+    /// Feeds a chunk; returns the output ready so far.
+    pub fn write(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if self.bailed {
+            return chunk.to_vec();
+        }
+        if let Some(rewriter) = self.rewriter.as_mut()
+            && let Err(e) = rewriter.write(chunk)
+        {
+            // lol_html has flushed everything it held, raw; continue without it.
+            tracing::warn!(error = %e, "HTML rewrite gave up; the rest of the page passes through");
+            self.bailed = true;
+            self.rewriter = None;
+        }
+        self.take_output()
+    }
+
+    /// Ends the document; returns the last output.
+    pub fn end(&mut self) -> Vec<u8> {
+        if let Some(rewriter) = self.rewriter.take()
+            && let Err(e) = rewriter.end()
+        {
+            tracing::warn!(error = %e, "HTML rewrite failed at the end of the page");
+        }
+        self.take_output()
+    }
+
+    pub fn counts(&self) -> Counts {
+        lock(&self.state).counts
+    }
+
+    pub fn injected(&self) -> bool {
+        self.injected.load(Ordering::Relaxed)
+    }
+
+    fn take_output(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.output.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+type Handler = (
+    std::borrow::Cow<'static, lol_html::Selector>,
+    lol_html::send::ElementContentHandlers<'static>,
+);
+
+/// The loader goes first inside `<head>`; without a `<head>` tag, right before the first
+/// element other than `<html>` (so before any site script), exactly once.
+fn injection_handler(ctx: &PageContext, injected: &Arc<AtomicBool>) -> Handler {
+    let injected = Arc::clone(injected);
+    let loader = Arc::clone(&ctx.loader);
+    element!("*", move |el| {
+        if injected.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match el.tag_name().as_str() {
+            "html" => {}
+            "head" => {
+                el.prepend(&loader, ContentType::Html);
+                injected.store(true, Ordering::Relaxed);
+            }
+            _ => {
+                el.before(&loader, ContentType::Html);
+                injected.store(true, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    })
+}
+
+fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
+    let (rules, consent) = (&ctx.rules, ctx.consent);
+    let mut handlers = Vec::with_capacity(5);
+
+    // <script src> of a refused tracker: made inert, the URL kept for re-activation.
+    // <script> without src: held until its end tag, then judged by its content.
+    {
+        let rules = Arc::clone(rules);
+        let state = Arc::clone(state);
+        handlers.push(element!("script", move |el| {
+            if let Some(src) = el.get_attribute("src") {
+                if let Some(t) = rules.match_url(&src)
+                    && !consent.allows(t.category)
+                {
+                    if let Some(kind) = el.get_attribute("type") {
+                        el.set_attribute("data-cp-type", &kind)?;
+                    }
+                    el.set_attribute("type", "text/plain")?;
+                    el.set_attribute("data-cp-category", t.category.as_str())?;
+                    el.set_attribute("data-cp-src", &src)?;
+                    el.remove_attribute("src");
+                    lock(&state).counts.add(Kind::Script, t.category);
+                }
+                return Ok(());
+            }
+            if !is_javascript(el.get_attribute("type").as_deref()) {
+                return Ok(());
+            }
+            let start = start_tag(el);
+            el.start_tag().remove();
+            lock(&state).inline = Some((start, String::new()));
+            let rules = Arc::clone(&rules);
+            let state = Arc::clone(&state);
+            if let Some(end_handlers) = el.end_tag_handlers() {
+                end_handlers.push(Box::new(move |end| {
+                    let Some((start, text)) = lock(&state).inline.take() else {
+                        return Ok(());
+                    };
+                    let refused = rules
+                        .match_inline(&text)
+                        .filter(|t| !consent.allows(t.category))
+                        .map(|t| t.category);
+                    let start = match refused {
+                        Some(category) => {
+                            lock(&state).counts.add(Kind::InlineScript, category);
+                            inert_start_tag(&start, category)
+                        }
+                        None => start,
+                    };
+                    end.before(&start, ContentType::Html);
+                    end.before(&text, ContentType::Html);
+                    Ok(())
+                }));
+            }
+            Ok(())
+        }));
+    }
+    {
+        let state = Arc::clone(state);
+        handlers.push(text!("script", move |chunk| {
+            let mut state = lock(&state);
+            if let Some((_, text)) = state.inline.as_mut() {
+                text.push_str(chunk.as_str());
+                chunk.remove();
+            }
+            Ok(())
+        }));
+    }
+
+    // <iframe> embeds: the URL moves to data-cp-src and a placeholder explains what
+    // loading it would do; hidden tracking frames (GTM's noscript frame) are removed.
+    {
+        let rules = Arc::clone(rules);
+        let state = Arc::clone(state);
+        let language = ctx.language;
+        handlers.push(element!("iframe[src]", move |el| {
+            let Some(src) = el.get_attribute("src") else {
+                return Ok(());
+            };
+            let Some(t) = rules
+                .match_url(&src)
+                .filter(|t| !consent.allows(t.category))
+            else {
+                return Ok(());
+            };
+            if is_hidden(el) {
+                el.remove();
+                lock(&state).counts.add(Kind::Pixel, t.category);
+                return Ok(());
+            }
+            el.set_attribute("data-cp-src", &src)?;
+            el.remove_attribute("src");
+            el.set_attribute("data-cp-category", t.category.as_str())?;
+            el.set_attribute("srcdoc", &placeholder(&t.name, t.category, language))?;
+            lock(&state).counts.add(Kind::Iframe, t.category);
+            Ok(())
+        }));
+    }
+
+    // Tracking pixels, also inside <noscript>: removed.
+    {
+        let rules = Arc::clone(rules);
+        let state = Arc::clone(state);
+        handlers.push(element!("img[src]", move |el| {
+            if let Some(src) = el.get_attribute("src")
+                && let Some(t) = rules.match_url(&src)
+                && !consent.allows(t.category)
+            {
+                el.remove();
+                lock(&state).counts.add(Kind::Pixel, t.category);
+            }
+            Ok(())
+        }));
+    }
+
+    // Resource hints to tracker hosts: a preconnect alone already tells the host we exist.
+    {
+        let rules = Arc::clone(rules);
+        let state = Arc::clone(state);
+        handlers.push(element!("link[href][rel]", move |el| {
+            let rel = el
+                .get_attribute("rel")
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let is_hint = rel.split_ascii_whitespace().any(|r| {
+                matches!(
+                    r,
+                    "preconnect" | "dns-prefetch" | "preload" | "prefetch" | "modulepreload"
+                )
+            });
+            if is_hint
+                && let Some(href) = el.get_attribute("href")
+                && let Some(t) = rules.match_host(&href)
+                && !consent.allows(t.category)
+            {
+                el.remove();
+                lock(&state).counts.add(Kind::Hint, t.category);
+            }
+            Ok(())
+        }));
+    }
+    handlers
+}
+
+/// `<noscript>` content: with scripting on (as in every browser that runs the banner) the
+/// HTML parser reads it as text, so lol_html does too. Browsers without JavaScript render it,
+/// so it is held until `</noscript>` and its markup rewritten with the same rules.
+fn noscript_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
+    let mut handlers = Vec::with_capacity(2);
+    {
+        let rules = Arc::clone(&ctx.rules);
+        let consent = ctx.consent;
+        let state = Arc::clone(state);
+        handlers.push(element!("noscript", move |el| {
+            lock(&state).noscript = Some(String::new());
+            let rules = Arc::clone(&rules);
+            let state = Arc::clone(&state);
+            if let Some(end_handlers) = el.end_tag_handlers() {
+                let handler: lol_html::send::EndTagHandler<'static> = Box::new(move |end| {
+                    let Some(markup) = lock(&state).noscript.take() else {
+                        return Ok(());
+                    };
+                    let (clean, removed) = sanitize_noscript(&markup, &rules, consent);
+                    {
+                        let mut state = lock(&state);
+                        for category in removed {
+                            state.counts.add(Kind::Pixel, category);
+                        }
+                    }
+                    end.before(&clean, ContentType::Html);
+                    Ok(())
+                });
+                end_handlers.push(handler);
+            }
+            Ok(())
+        }));
+    }
+    {
+        let state = Arc::clone(state);
+        handlers.push(text!("noscript", move |chunk| {
+            let mut state = lock(&state);
+            if let Some(markup) = state.noscript.as_mut() {
+                markup.push_str(chunk.as_str());
+                chunk.remove();
+            }
+            Ok(())
+        }));
+    }
+    handlers
+}
+
+/// Removes tracker images, frames, scripts and hints from `<noscript>` markup; returns the
+/// rest and the categories of what was removed. Markup without a tracker URL comes back
+/// unchanged, byte for byte.
+fn sanitize_noscript(
+    markup: &str,
+    rules: &Rules,
+    consent: ConsentState,
+) -> (String, Vec<Category>) {
+    let removed = std::cell::RefCell::new(Vec::new());
+    let strip = |el: &mut lol_html::html_content::Element<'_, '_>, attr: &str| {
+        if let Some(url) = el.get_attribute(attr)
+            && let Some(t) = rules
+                .match_url(&url)
+                .filter(|t| !consent.allows(t.category))
+        {
+            removed.borrow_mut().push(t.category);
+            el.remove();
+        }
+        Ok(())
+    };
+    let result = lol_html::rewrite_str(
+        markup,
+        lol_html::RewriteStrSettings::new()
+            .append_element_content_handler(lol_html::element!(
+                "img[src], iframe[src], script[src]",
+                |el| strip(el, "src")
+            ))
+            .append_element_content_handler(lol_html::element!("link[href]", |el| strip(
+                el, "href"
+            ))),
+    );
+    let removed = removed.into_inner();
+    match result {
+        Ok(clean) => (clean, removed),
+        // Unparseable as markup: nothing a browser would fetch from it either.
+        Err(_) => (markup.to_owned(), Vec::new()),
+    }
+}
+
+/// Whether a `type` makes a script executable JavaScript (HTML §4.12.1.1); JSON-LD,
+/// templates and already inert scripts are not touched.
+fn is_javascript(kind: Option<&str>) -> bool {
+    let Some(kind) = kind else { return true };
+    let kind = kind.trim().to_ascii_lowercase();
+    let essence = kind.split(';').next().unwrap_or("").trim();
+    matches!(
+        essence,
+        "" | "module"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/ecmascript"
+            | "application/x-javascript"
+            | "text/ecmascript"
+            | "text/jscript"
+    )
+}
+
+/// The start tag as it will be re-emitted (attributes in order, values escaped).
+fn start_tag(el: &Element<'_, '_, lol_html::send::SendHandlerTypes>) -> String {
+    let mut tag = String::from("<script");
+    for attr in el.attributes() {
+        tag.push(' ');
+        tag.push_str(&attr.name());
+        let value = attr.value();
+        if !value.is_empty() || attr.name() != "async" && attr.name() != "defer" {
+            tag.push_str("=\"");
+            tag.push_str(&super::inject::escape_attr(&value));
+            tag.push('"');
+        }
+    }
+    tag.push('>');
+    tag
+}
+
+/// A start tag made inert: `type="text/plain"`, the category, the original type kept.
+fn inert_start_tag(start: &str, category: Category) -> String {
+    let inner = start
+        .strip_prefix("<script")
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or("");
+    let (inner, original_type) = take_type(inner);
+    let mut tag = String::with_capacity(start.len() + 64);
+    tag.push_str("<script type=\"text/plain\" data-cp-category=\"");
+    tag.push_str(category.as_str());
+    tag.push('"');
+    if let Some(t) = original_type {
+        tag.push_str(" data-cp-type=\"");
+        tag.push_str(&t);
+        tag.push('"');
+    }
+    tag.push_str(&inner);
+    tag.push('>');
+    tag
+}
+
+/// Removes ` type="…"` from serialized attributes, returning what it was.
+fn take_type(attrs: &str) -> (String, Option<String>) {
+    if let Some(i) = attrs.find(" type=\"") {
+        let rest = &attrs[i + 7..];
+        if let Some(end) = rest.find('"') {
+            let value = rest[..end].to_owned();
+            let mut out = attrs[..i].to_owned();
+            out.push_str(&rest[end + 1..]);
+            return (out, Some(value));
+        }
+    }
+    (attrs.to_owned(), None)
+}
+
+fn is_hidden(el: &Element<'_, '_, lol_html::send::SendHandlerTypes>) -> bool {
+    let zero = |name: &str| {
+        el.get_attribute(name)
+            .is_some_and(|v| matches!(v.trim(), "0" | "0px" | "1" | "1px"))
+    };
+    let style = el
+        .get_attribute("style")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .replace(' ', "");
+    (zero("width") && zero("height"))
+        || style.contains("display:none")
+        || style.contains("visibility:hidden")
+        || el.has_attribute("hidden")
+}
+
+/// The placeholder shown instead of a blocked embed, as `srcdoc` (same origin, so the
+/// banner script can wire its button; styled from `/_cp/`, so a strict CSP still holds).
+fn placeholder(service: &str, category: Category, language: Language) -> String {
+    let (text, button) = match language {
+        Language::Nl => (
+            format!(
+                "Deze inhoud van {service} wordt pas geladen als je {} toestaat. {service} kan dan cookies plaatsen en je bezoek volgen.",
+                category_name_nl(category)
+            ),
+            "Toestaan en laden",
+        ),
+        Language::Fr => (
+            format!(
+                "Ce contenu de {service} n'est chargé que si vous acceptez les {}. {service} pourra alors déposer des cookies et suivre votre visite.",
+                category_name_fr(category)
+            ),
+            "Accepter et charger",
+        ),
+        Language::De => (
+            format!(
+                "Dieser Inhalt von {service} wird erst geladen, wenn Sie {} zulassen. {service} kann dann Cookies setzen und Ihren Besuch verfolgen.",
+                category_name_de(category)
+            ),
+            "Zulassen und laden",
+        ),
+        Language::En => (
+            format!(
+                "This content from {service} loads only if you allow {} cookies. {service} can then set cookies and track your visit.",
+                category.as_str()
+            ),
+            "Allow and load",
+        ),
+    };
+    format!(
+        "<!doctype html><html lang=\"{lang}\"><link rel=\"stylesheet\" href=\"/_cp/placeholder.css\">\
+         <div class=\"cp-placeholder\" data-cp-placeholder=\"{cat}\"><p>{text}</p>\
+         <button type=\"button\" data-cp-allow=\"{cat}\">{button}</button></div></html>",
+        lang = language.code(),
+        cat = category.as_str(),
+        text = super::inject::escape_attr(&text),
+    )
+}
+
+fn category_name_nl(c: Category) -> &'static str {
+    match c {
+        Category::Necessary => "noodzakelijke cookies",
+        Category::Preferences => "voorkeurscookies",
+        Category::Analytics => "analytische cookies",
+        Category::Marketing => "marketingcookies",
+    }
+}
+
+fn category_name_fr(c: Category) -> &'static str {
+    match c {
+        Category::Necessary => "cookies nécessaires",
+        Category::Preferences => "cookies de préférences",
+        Category::Analytics => "cookies analytiques",
+        Category::Marketing => "cookies marketing",
+    }
+}
+
+fn category_name_de(c: Category) -> &'static str {
+    match c {
+        Category::Necessary => "notwendige Cookies",
+        Category::Preferences => "Präferenz-Cookies",
+        Category::Analytics => "Statistik-Cookies",
+        Category::Marketing => "Marketing-Cookies",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::CategorySet;
+    use crate::rewrite::trackers::{self, Rules};
+
+    const LOADER: &str = "<script src=\"/_cp/banner.js\" data-cp-loader></script>";
+
+    fn ctx(granted: &[Category]) -> PageContext {
+        let set: CategorySet = granted.iter().copied().collect();
+        PageContext {
+            rules: Arc::new(Rules::compile(&trackers::builtin()).expect("rules")),
+            consent: if granted.is_empty() {
+                ConsentState::undecided()
+            } else {
+                ConsentState::decided(set)
+            },
+            loader: Arc::from(LOADER),
+            language: Language::Nl,
+            memory_limit: 1024 * 1024,
+        }
+    }
+
+    fn run(ctx: &PageContext, chunks: &[&[u8]]) -> (Vec<u8>, Counts) {
+        let mut page = PageRewriter::new(ctx, AsciiCompatibleEncoding::utf_8());
+        let mut out = Vec::new();
+        for chunk in chunks {
+            out.extend(page.write(chunk));
+        }
+        out.extend(page.end());
+        (out, page.counts())
+    }
+
+    fn rewrite(html: &str) -> String {
+        String::from_utf8(run(&ctx(&[]), &[html.as_bytes()]).0).expect("utf-8")
+    }
+
+    const GTAG: &str =
+        "<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-1\"></script>";
+    const FBQ: &str = "<script>fbq('init', '1'); fbq('track', 'PageView');</script>";
+
+    #[test]
+    fn loader_is_first_in_head_at_every_split_offset() {
+        let doc = format!(
+            "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\">{GTAG}</head><body>hoi</body></html>"
+        );
+        let whole = rewrite(&doc);
+        assert!(whole.starts_with(&format!(
+            "<!doctype html><html lang=\"nl\"><head>{LOADER}<meta"
+        )));
+        let bytes = doc.as_bytes();
+        for i in 0..=bytes.len() {
+            let (out, _) = run(&ctx(&[]), &[&bytes[..i], &bytes[i..]]);
+            assert_eq!(
+                String::from_utf8(out).expect("utf-8"),
+                whole,
+                "split at {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_head_injects_before_first_element_after_html() {
+        let out = rewrite("<html><body><p>hoi</p></body></html>");
+        assert_eq!(out, format!("<html>{LOADER}<body><p>hoi</p></body></html>"));
+        let out = rewrite("<!doctype html><title>x</title><p>hoi");
+        assert_eq!(
+            out,
+            format!("<!doctype html>{LOADER}<title>x</title><p>hoi")
+        );
+        let out = rewrite("just text, no element");
+        assert_eq!(out, format!("just text, no element{LOADER}"));
+        let out = rewrite("");
+        assert_eq!(out, LOADER);
+        // A <head> later than the first element does not get a second loader.
+        let out = rewrite("<meta charset=utf-8><head><title>x</title></head>");
+        assert_eq!(out.matches(LOADER).count(), 1);
+        assert!(out.starts_with(LOADER));
+    }
+
+    #[test]
+    fn a_removed_first_element_keeps_the_loader() {
+        let out = rewrite("<img src=\"https://www.facebook.com/tr?id=1\"><p>x</p>");
+        assert_eq!(out, format!("{LOADER}<p>x</p>"));
+        let out = rewrite("<script>fbq('x')</script><p>x</p>");
+        assert!(out.starts_with(LOADER), "{out}");
+        assert_eq!(out.matches(LOADER).count(), 1);
+    }
+
+    #[test]
+    fn missing_end_of_head_still_one_loader() {
+        let out = rewrite("<html><head><title>x</title><body>no closing head");
+        assert_eq!(out.matches(LOADER).count(), 1);
+        assert!(out.starts_with(&format!("<html><head>{LOADER}")));
+    }
+
+    #[test]
+    fn byte_order_mark_stays_first() {
+        let out = rewrite("\u{feff}<!doctype html><head></head>");
+        assert_eq!(out, format!("\u{feff}<!doctype html><head>{LOADER}</head>"));
+    }
+
+    #[test]
+    fn uppercase_tags_are_recognised() {
+        let out = rewrite(
+            "<HTML><HEAD><SCRIPT SRC=\"https://connect.facebook.net/en_US/fbevents.js\"></SCRIPT></HEAD></HTML>",
+        );
+        assert!(
+            out.contains("data-cp-src=\"https://connect.facebook.net/en_US/fbevents.js\""),
+            "{out}"
+        );
+        assert!(out.contains("type=\"text/plain\""));
+        assert!(!out.contains(" SRC="), "{out}");
+        assert!(out.starts_with(&format!("<HTML><HEAD>{LOADER}")));
+    }
+
+    #[test]
+    fn external_tracker_script_is_made_inert_keeping_its_url() {
+        let (out, counts) = run(&ctx(&[]), &[GTAG.as_bytes()]);
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(out.contains("type=\"text/plain\""), "{out}");
+        assert!(out.contains("data-cp-category=\"analytics\""));
+        assert!(out.contains("data-cp-src=\"https://www.googletagmanager.com/gtag/js?id=G-1\""));
+        assert!(!out.contains(" src=\"https://"), "{out}");
+        assert_eq!(
+            counts.by_kind[Kind::Script as usize][Category::Analytics as usize],
+            1
+        );
+    }
+
+    #[test]
+    fn inline_tracker_script_is_made_inert() {
+        let (out, counts) = run(&ctx(&[]), &[FBQ.as_bytes()]);
+        let out = String::from_utf8(out).expect("utf-8");
+        assert_eq!(
+            out,
+            format!(
+                "{LOADER}<script type=\"text/plain\" data-cp-category=\"marketing\">fbq('init', '1'); fbq('track', 'PageView');</script>"
+            )
+        );
+        assert_eq!(
+            counts.by_kind[Kind::InlineScript as usize][Category::Marketing as usize],
+            1
+        );
+    }
+
+    #[test]
+    fn inline_script_split_across_chunks_is_judged_whole() {
+        let doc = format!("<head>{FBQ}<script>console.log('site')</script></head>");
+        let bytes = doc.as_bytes();
+        let whole = rewrite(&doc);
+        for i in 0..=bytes.len() {
+            let (out, _) = run(&ctx(&[]), &[&bytes[..i], &bytes[i..]]);
+            assert_eq!(
+                String::from_utf8(out).expect("utf-8"),
+                whole,
+                "split at {i}"
+            );
+        }
+        assert!(whole.contains("<script>console.log('site')</script>"));
+    }
+
+    #[test]
+    fn site_scripts_and_data_blocks_are_untouched() {
+        let doc = "<script type=\"application/ld+json\">{\"gtag(\":1}</script><script src=\"/js/app.js\"></script><script type=\"module\">import './a.js'</script>";
+        assert_eq!(rewrite(doc), format!("{LOADER}{doc}"));
+    }
+
+    #[test]
+    fn scripts_in_comments_and_textarea_are_text() {
+        let comment = "<!-- <script src=\"https://connect.facebook.net/x.js\"></script> -->";
+        let textarea =
+            "<textarea><script src=\"https://connect.facebook.net/x.js\"></script></textarea>";
+        assert_eq!(
+            rewrite(&format!("{comment}{textarea}")),
+            format!("{comment}{LOADER}{textarea}")
+        );
+    }
+
+    #[test]
+    fn template_and_noscript_contents_are_neutralised() {
+        let out = rewrite(
+            "<template><script src=\"https://connect.facebook.net/x.js\"></script></template>\
+             <noscript><img height=\"1\" width=\"1\" src=\"https://www.facebook.com/tr?id=1&ev=PageView\"></noscript>",
+        );
+        assert!(
+            out.contains("data-cp-src=\"https://connect.facebook.net/x.js\""),
+            "{out}"
+        );
+        assert!(out.contains("<noscript></noscript>"), "{out}");
+    }
+
+    #[test]
+    fn attributes_with_angle_brackets_in_quotes() {
+        let out =
+            rewrite("<p>a</p><img alt=\"a > b\" src=\"https://www.facebook.com/tr?id=1\"><p>b</p>");
+        assert_eq!(out, format!("{LOADER}<p>a</p><p>b</p>"));
+    }
+
+    #[test]
+    fn embeds_get_a_placeholder_and_hidden_frames_go() {
+        let out = rewrite(
+            "<iframe width=\"560\" height=\"315\" src=\"https://www.youtube.com/embed/x\"></iframe>\
+             <noscript><iframe src=\"https://www.googletagmanager.com/ns.html?id=GTM-1\" height=\"0\" width=\"0\" style=\"display:none;visibility:hidden\"></iframe></noscript>",
+        );
+        assert!(
+            out.contains("data-cp-src=\"https://www.youtube.com/embed/x\""),
+            "{out}"
+        );
+        assert!(out.contains("srcdoc=\""), "{out}");
+        assert!(out.contains("YouTube"));
+        assert!(!out.contains("ns.html"), "{out}");
+        assert!(!out.contains(" src=\"https://www.youtube"), "{out}");
+    }
+
+    #[test]
+    fn hints_to_tracker_hosts_are_removed() {
+        let out = rewrite(
+            "<link rel=\"preconnect\" href=\"https://www.googletagmanager.com\"><link rel=\"stylesheet\" href=\"/style.css\">",
+        );
+        assert_eq!(
+            out,
+            format!("{LOADER}<link rel=\"stylesheet\" href=\"/style.css\">")
+        );
+    }
+
+    #[test]
+    fn granted_categories_stay_byte_for_byte() {
+        let doc = format!("<head>{GTAG}{FBQ}</head>");
+        let (out, counts) = run(&ctx(&[Category::Analytics]), &[doc.as_bytes()]);
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(out.contains(GTAG), "analytics granted: {out}");
+        assert!(
+            out.contains("data-cp-category=\"marketing\""),
+            "marketing refused: {out}"
+        );
+        assert_eq!(counts.total(), 1);
+
+        let all = ctx(&[
+            Category::Preferences,
+            Category::Analytics,
+            Category::Marketing,
+        ]);
+        let messy = "<HEAD><SCRIPT async SRC='https://connect.facebook.net/x.js'></SCRIPT><script defer>fbq('x')</script></HEAD>";
+        let (out, counts) = run(&all, &[messy.as_bytes()]);
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            format!("<HEAD>{LOADER}{}", &messy[6..])
+        );
+        assert_eq!(counts.total(), 0);
+    }
+
+    #[test]
+    fn large_data_url_in_a_matched_tag_passes() {
+        let data = "A".repeat(200 * 1024);
+        let doc = format!("<head></head><img src=\"data:image/png;base64,{data}\"><p>na</p>");
+        let out = rewrite(&doc);
+        assert_eq!(
+            out,
+            format!("<head>{LOADER}</head><img src=\"data:image/png;base64,{data}\"><p>na</p>")
+        );
+    }
+
+    #[test]
+    fn memory_limit_bails_out_and_the_rest_passes_whole() {
+        let mut small = ctx(&[]);
+        small.memory_limit = 64 * 1024;
+        let huge = "B".repeat(512 * 1024);
+        let doc = format!("<head></head><img alt=\"{huge}\" src=\"/x.png\"><p>the end</p>");
+        let bytes = doc.as_bytes();
+        let chunks: Vec<&[u8]> = bytes.chunks(8 * 1024).collect();
+        let (out, _) = run(&small, &chunks);
+        let out = String::from_utf8(out).expect("utf-8");
+        assert_eq!(
+            out,
+            format!("<head>{LOADER}</head><img alt=\"{huge}\" src=\"/x.png\"><p>the end</p>")
+        );
+    }
+
+    #[test]
+    fn a_fifty_megabyte_page_streams_without_being_held() {
+        let mut page = PageRewriter::new(&ctx(&[]), AsciiCompatibleEncoding::utf_8());
+        let row = format!("<div class=\"row\"><p>Regel met tekst</p>{GTAG}</div>\n");
+        let chunk: String = row.repeat(64 * 1024 / row.len() + 1);
+        let mut fed = 0usize;
+        let mut emitted = 0usize;
+        page.write(b"<html><head></head><body>");
+        while fed < 50 * 1024 * 1024 {
+            fed += chunk.len();
+            emitted += page.write(chunk.as_bytes()).len();
+            // What went in has come out, give or take one partly received tag.
+            assert!(
+                fed.saturating_sub(emitted) < 64 * 1024,
+                "held {} bytes",
+                fed - emitted
+            );
+        }
+        emitted += page.end().len();
+        assert!(emitted >= fed);
+    }
+
+    #[test]
+    fn windows_1252_bytes_come_out_unchanged() {
+        let mut doc = b"<html><head><meta charset=\"windows-1252\"></head><body>caf".to_vec();
+        doc.push(0xE9); // é in windows-1252
+        doc.extend_from_slice(b" na\xEFef</body></html>");
+        let encoding =
+            AsciiCompatibleEncoding::new(encoding_rs::WINDOWS_1252).expect("ascii compatible");
+        let mut page = PageRewriter::new(&ctx(&[]), encoding);
+        let mut out = page.write(&doc);
+        out.extend(page.end());
+        let mut expected = b"<html><head>".to_vec();
+        expected.extend_from_slice(LOADER.as_bytes());
+        expected.extend_from_slice(&doc[12..]);
+        assert_eq!(out, expected);
+    }
+}
