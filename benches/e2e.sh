@@ -5,7 +5,11 @@
 #   benches/e2e.sh                    # defaults: 2 rounds of 10 s per cell
 #   DURATION=20s ROUNDS=3 benches/e2e.sh
 #
-# Pages: a 50 KB HTML page and a 1 MB binary, keep-alive, 32 and 1000 connections.
+# Pages: a 50 KB HTML page (the demo page's head with its trackers, and a long body) and a
+# 1 MB binary, keep-alive, 32 and 1000 connections. Targets: the upstream itself, nginx
+# `proxy_pass`, nginx `proxy_pass` + `sub_filter` injecting one script tag into the page
+# (the issue-3 competitor), and consent-proxy (which rewrites the page: loader injected,
+# trackers neutralised). LOWMEM=1 adds consent-proxy with 16 KiB upstream reads.
 # Reports requests/s, p50 and p99 latency (wrk --latency), the proxies' peak RSS, and
 # consent-proxy/nginx ratios. Installs nginx and wrk (Debian) when they are missing.
 set -euo pipefail
@@ -19,6 +23,7 @@ UP_PORT=18080
 NGINX_PORT=18081
 CP_PORT=18082
 CPL_PORT=18083   # consent-proxy with 16 KiB upstream reads (lower memory)
+SUB_PORT=18084   # nginx proxy_pass + sub_filter
 
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
     echo "installing nginx and wrk"
@@ -38,6 +43,7 @@ cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     [ -f "$WORK/up/nginx.pid" ] && kill "$(cat "$WORK/up/nginx.pid")" 2>/dev/null || true
     [ -f "$WORK/px/nginx.pid" ] && kill "$(cat "$WORK/px/nginx.pid")" 2>/dev/null || true
+    [ -f "$WORK/sub/nginx.pid" ] && kill "$(cat "$WORK/sub/nginx.pid")" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -45,7 +51,7 @@ trap cleanup EXIT
 
 
 # --- content: a 50 KB marketing page (with the usual tags) and a 1 MB binary ---------
-mkdir -p "$WORK/www" "$WORK/up" "$WORK/px" "$WORK/cp"
+mkdir -p "$WORK/www" "$WORK/up" "$WORK/px" "$WORK/sub" "$WORK/cp"
 {
     sed -n '1,/<body>/p' assets/demo/index.html
     for i in $(seq 1 235); do
@@ -108,6 +114,35 @@ http {
 CONF
 } >"$WORK/px/nginx.conf"
 
+# --- nginx injecting one script tag with sub_filter (needs an uncompressed upstream) ----
+{
+    nginx_common "$WORK/sub"
+    cat <<CONF
+worker_processes auto;
+worker_rlimit_nofile 16384;
+http {
+    access_log $WORK/sub/access.log;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    upstream site { server 127.0.0.1:$UP_PORT; keepalive 256; }
+    server {
+        listen 127.0.0.1:$SUB_PORT;
+        location / {
+            proxy_pass http://site;
+            proxy_http_version 1.1;
+            proxy_buffer_size 16k;
+            proxy_buffers 8 16k;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header Accept-Encoding "";
+            sub_filter '<head>' '<head><script src="/_cp/banner.js" defer></script>';
+            sub_filter_once on;
+        }
+    }
+}
+CONF
+} >"$WORK/sub/nginx.conf"
+
 cp_config() { # port, data dir, largest upstream read buffer
     cat <<CONF
 [server]
@@ -130,12 +165,16 @@ cp_config $CPL_PORT data-lowmem 16384 >"$WORK/cp/lowmem.toml"
 
 "$NGINX" -c "$WORK/up/nginx.conf"
 "$NGINX" -c "$WORK/px/nginx.conf"
+"$NGINX" -c "$WORK/sub/nginx.conf"
 "$BIN" serve --config "$WORK/cp/proxy.toml" 2>"$WORK/cp/access.log" &
 CP_PID=$!
 PIDS+=("$CP_PID")
-"$BIN" serve --config "$WORK/cp/lowmem.toml" 2>"$WORK/cp/access-lowmem.log" &
-CPL_PID=$!
-PIDS+=("$CPL_PID")
+CPL_PID=
+if [ -n "${LOWMEM:-}" ]; then
+    "$BIN" serve --config "$WORK/cp/lowmem.toml" 2>"$WORK/cp/access-lowmem.log" &
+    CPL_PID=$!
+    PIDS+=("$CPL_PID")
+fi
 
 wait_port() {
     for _ in $(seq 1 100); do
@@ -148,8 +187,9 @@ wait_port() {
 wait_port $UP_PORT
 wait_port $NGINX_PORT
 wait_port $CP_PORT
-wait_port $CPL_PORT
-for port in $UP_PORT $NGINX_PORT $CP_PORT $CPL_PORT; do
+wait_port $SUB_PORT
+[ -n "$CPL_PID" ] && wait_port $CPL_PORT
+for port in $UP_PORT $NGINX_PORT $SUB_PORT $CP_PORT; do
     curl -sf -o /dev/null "http://127.0.0.1:$port/page.html" || { echo "port $port does not serve the page" >&2; exit 1; }
 done
 
@@ -171,13 +211,16 @@ parse_wrk() {
 
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
-targets="upstream:$UP_PORT nginx:$NGINX_PORT consent-proxy:$CP_PORT cp-16k-reads:$CPL_PORT"
+targets="upstream:$UP_PORT nginx:$NGINX_PORT nginx-sub_filter:$SUB_PORT consent-proxy:$CP_PORT"
+[ -n "$CPL_PID" ] && targets="$targets cp-16k-reads:$CPL_PORT"
 echo "page: $PAGE_BYTES bytes HTML, 1048576 bytes binary; $ROUNDS rounds x $DURATION per cell, wrk -t$THREADS"
 for round in $(seq 1 "$ROUNDS"); do
     for c in $CONNS; do
         for path in page.html file.bin; do
             for t in $targets; do
                 name=${t%%:*}; port=${t##*:}
+                # sub_filter only matters for the HTML page.
+                [ "$name" = nginx-sub_filter ] && [ "$path" != page.html ] && continue
                 out=$(wrk -t"$THREADS" -c"$c" -d"$DURATION" --latency "http://127.0.0.1:$port/$path" 2>&1)
                 if echo "$out" | grep -q "Non-2xx"; then echo "$name returned errors: $out" >&2; exit 1; fi
                 line=$(echo "$out" | parse_wrk)
@@ -189,7 +232,8 @@ done
 
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 CP_RSS=$(rss_kib "$CP_PID")
-CPL_RSS=$(rss_kib "$CPL_PID")
+CPL_RSS=0
+[ -n "$CPL_PID" ] && CPL_RSS=$(rss_kib "$CPL_PID")
 NGINX_RSS=0
 for pid in $(pgrep -f "nginx: worker process" || true); do
     # Only the competitor's workers: their parent is the proxy master.
@@ -210,15 +254,20 @@ awk '
             printf "| %s | %s | %s | %.0f | %.2f | %.2f |\n", f[1], f[2], f[3], rps[key]/n[key], p50[key]/n[key], p99[key]/n[key]
         }
         print ""
-        print "| page | conns | proxy | req/s vs nginx | p99 vs nginx |"
-        print "|---|---|---|---|---|"
+        print "| page | conns | proxy | vs | req/s ratio | p99 ratio |"
+        print "|---|---|---|---|---|---|"
         for (i = 1; i <= k; i++) {
             key = order[i]; split(key, f, "|")
             if (f[3] != "consent-proxy" && f[3] != "cp-16k-reads") continue
-            nk = f[1] "|" f[2] "|nginx"
-            printf "| %s | %s | %s | %.2fx | %.2fx |\n", f[1], f[2], f[3], (rps[key]/n[key]) / (rps[nk]/n[nk]), (p99[key]/n[key]) / (p99[nk]/n[nk])
+            split("nginx nginx-sub_filter", rivals, " ")
+            for (r = 1; r <= 2; r++) {
+                nk = f[1] "|" f[2] "|" rivals[r]
+                if (!(nk in n)) continue
+                printf "| %s | %s | %s | %s | %.2fx | %.2fx |\n", f[1], f[2], f[3], rivals[r], (rps[key]/n[key]) / (rps[nk]/n[nk]), (p99[key]/n[key]) / (p99[nk]/n[nk])
+            }
         }
     }
 ' "$RESULTS"
 echo
-echo "peak RSS: consent-proxy $((CP_RSS / 1024)) MB; consent-proxy with 16 KiB reads $((CPL_RSS / 1024)) MB; nginx workers (sum) $((NGINX_RSS / 1024)) MB"
+echo "peak RSS: consent-proxy $((CP_RSS / 1024)) MB; nginx proxy_pass workers (sum) $((NGINX_RSS / 1024)) MB"
+[ -n "$CPL_PID" ] && echo "peak RSS: consent-proxy with 16 KiB reads $((CPL_RSS / 1024)) MB"

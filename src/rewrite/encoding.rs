@@ -304,6 +304,38 @@ mod tests {
     }
 
     #[test]
+    fn deflate_means_zlib_and_decodes() {
+        // RFC 9110 §8.4.1.2: "deflate" is the zlib format.
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(b"<p>hallo</p>").expect("write");
+        let compressed = z.finish().expect("finish");
+        let mut dec = Decoder::new(Coding::Deflate).expect("decoder");
+        dec.write(&compressed).expect("decode");
+        dec.finish().expect("finish");
+        assert_eq!(dec.take(), b"<p>hallo</p>");
+    }
+
+    #[test]
+    fn truncated_gzip_is_an_error() {
+        let mut enc = Encoder::new(Coding::Gzip).expect("encoder");
+        let mut data = enc.encode(b"<p>hallo</p>".to_vec()).expect("encode").to_vec();
+        data.extend_from_slice(&enc.finish().expect("finish"));
+        data.truncate(data.len() - 4);
+        let mut dec = Decoder::new(Coding::Gzip).expect("decoder");
+        let result = dec.write(&data).and_then(|()| dec.finish());
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn upstream_is_offered_only_decodable_codings() {
+        let v = |s: &'static str| upstream_accept_encoding(Some(&HeaderValue::from_static(s)));
+        assert_eq!(v("gzip, deflate, br, zstd"), "gzip, deflate, br, zstd");
+        assert_eq!(v("gzip, compress, sdch"), "gzip");
+        assert_eq!(v("compress"), "identity");
+        assert_eq!(upstream_accept_encoding(None), "identity");
+    }
+
+    #[test]
     fn every_coding_round_trips_in_small_chunks() {
         let page: Vec<u8> = (0..20_000u32)
             .flat_map(|i| format!("<p>regel {i}</p>").into_bytes())

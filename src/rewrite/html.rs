@@ -108,8 +108,11 @@ pub struct PageRewriter {
     output: Arc<Mutex<Vec<u8>>>,
     state: Shared,
     injected: Arc<AtomicBool>,
-    /// Set when lol_html gave up (memory limit); the rest passes through untouched.
-    bailed: bool,
+    /// lol_html is out of the way: it gave up (memory limit), or — everything granted and
+    /// the loader in — there is nothing left to rewrite. The rest passes through untouched.
+    raw: bool,
+    /// Everything is granted: only the loader is added.
+    all_granted: bool,
     /// The document's start, until its first tag is known; `None` once it is.
     prelude: Option<Prelude>,
     loader: Arc<str>,
@@ -156,7 +159,8 @@ impl PageRewriter {
             output,
             state,
             injected,
-            bailed: false,
+            raw: false,
+            all_granted,
             prelude: Some(Prelude::default()),
             loader: Arc::clone(&ctx.loader),
         }
@@ -170,8 +174,8 @@ impl PageRewriter {
                 prelude.held.extend_from_slice(chunk);
                 match opening(&prelude.held) {
                     Opening::Unknown if prelude.held.len() < PRELUDE_LIMIT => Vec::new(),
-                    Opening::Unknown | Opening::Head => self.release_prelude(None),
-                    Opening::Other(at) => self.release_prelude(Some(at)),
+                    Opening::Unknown => self.release_prelude(None),
+                    Opening::Head(at) | Opening::Other(at) => self.release_prelude(Some(at)),
                 }
             }
         }
@@ -181,6 +185,17 @@ impl PageRewriter {
     fn release_prelude(&mut self, inject_at: Option<usize>) -> Vec<u8> {
         let held = self.prelude.take().map(|p| p.held).unwrap_or_default();
         match inject_at {
+            Some(at) if self.all_granted && !self.injected.swap(true, Ordering::Relaxed) => {
+                // Nothing to neutralise: the page goes out as it came, plus the loader,
+                // without being parsed at all.
+                self.raw = true;
+                self.rewriter = None;
+                let mut out = Vec::with_capacity(held.len() + self.loader.len());
+                out.extend_from_slice(&held[..at]);
+                out.extend_from_slice(self.loader.as_bytes());
+                out.extend_from_slice(&held[at..]);
+                out
+            }
             Some(at) if !self.injected.swap(true, Ordering::Relaxed) => {
                 let mut out = self.feed(&held[..at]);
                 let loader = Arc::clone(&self.loader);
@@ -193,7 +208,7 @@ impl PageRewriter {
     }
 
     fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
-        if self.bailed {
+        if self.raw {
             return chunk.to_vec();
         }
         if let Some(rewriter) = self.rewriter.as_mut()
@@ -201,7 +216,7 @@ impl PageRewriter {
         {
             // lol_html has flushed everything it held, raw; continue without it.
             tracing::warn!(error = %e, "HTML rewrite gave up; the rest of the page passes through");
-            self.bailed = true;
+            self.raw = true;
             self.rewriter = None;
         }
         self.take_output()
@@ -213,8 +228,8 @@ impl PageRewriter {
         if let Some(prelude) = &self.prelude {
             // A short document: decide on what there is.
             let at = match opening(&prelude.held) {
-                Opening::Head | Opening::Unknown => None,
-                Opening::Other(at) => Some(at),
+                Opening::Unknown => None,
+                Opening::Head(at) | Opening::Other(at) => Some(at),
             };
             out = self.release_prelude(at);
         }
@@ -245,9 +260,10 @@ type Handler = (
     lol_html::send::ElementContentHandlers<'static>,
 );
 
-/// The loader goes first inside `<head>`. Without a `<head>` tag the [`Prelude`] has put it
-/// before the first thing after `<html>` (or at the start), and set `injected`; a later
-/// `<head>` then gets nothing. Exactly once either way.
+/// The [`Prelude`] normally injects (first in `<head>`, or before the first thing after
+/// `<html>`, or at the start) and sets `injected`. This selector is the fallback when the
+/// prelude gave up (a huge leading comment): the loader then goes first in `<head>`.
+/// Exactly once either way.
 ///
 /// One narrow selector rather than `*` or `html > *`: a handler on every element, or the
 /// element stack a child combinator needs, costs a third of the rewriter's throughput
@@ -264,9 +280,9 @@ fn injection_handlers(ctx: &PageContext, injected: &Arc<AtomicBool>) -> Vec<Hand
 }
 
 /// The start of a document up to its first tag after an optional `<html>`: comments,
-/// doctype, whitespace, a BOM. If that tag is not `<head>`, the loader is fed to the
-/// rewriter right there, so it comes before any site element (HTML's parser puts it in
-/// the implied `<head>`).
+/// doctype, whitespace, a BOM. The loader goes right after that tag when it is `<head>`,
+/// else right before it, so it comes before any site element (HTML's parser puts it in
+/// the implied `<head>`). It is fed through the rewriter like the page's own bytes.
 #[derive(Default)]
 struct Prelude {
     held: Vec<u8>,
@@ -276,8 +292,9 @@ struct Prelude {
 enum Opening {
     /// More bytes are needed to tell.
     Unknown,
-    /// The first tag (after an optional `<html>`) is `<head>`: its selector injects.
-    Head,
+    /// The first tag (after an optional `<html>`) is `<head>`, ending at this offset:
+    /// inject right after it.
+    Head(usize),
     /// Something else starts at this offset: inject there.
     Other(usize),
 }
@@ -310,7 +327,10 @@ fn opening(bytes: &[u8]) -> Opening {
                 None => return Opening::Unknown,
             }
         } else if is_tag(rest, b"<head") {
-            return Opening::Head;
+            return match tag_end(rest) {
+                Some(end) => Opening::Head(i + end + 1),
+                None => Opening::Unknown,
+            };
         } else if is_tag(rest, b"<html") {
             // Step over <html …> (quoted attribute values may hold '>').
             match tag_end(rest) {
@@ -946,6 +966,14 @@ mod tests {
         assert!(out.contains("YouTube"));
         assert!(!out.contains("ns.html"), "{out}");
         assert!(!out.contains(" src=\"https://www.youtube"), "{out}");
+    }
+
+    #[test]
+    fn uppercase_and_scheme_relative_tracker_urls_are_caught() {
+        let out = rewrite(
+            "<p>x</p><img src=\"HTTPS://WWW.FACEBOOK.COM/tr?id=1\"><img src=\"//www.facebook.com/tr?id=2\"><img src=\"/logo.png\">",
+        );
+        assert_eq!(out, format!("{LOADER}<p>x</p><img src=\"/logo.png\">"));
     }
 
     #[test]

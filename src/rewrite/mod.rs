@@ -330,6 +330,31 @@ mod tests {
     }
 
     #[test]
+    fn site_trackers_extend_override_and_remove_built_ins() {
+        use crate::consent::Category;
+        let own = |name: &str, category, hosts: &[&str], enabled| TrackerConfig {
+            name: name.to_owned(),
+            category,
+            hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            inline: vec![],
+            cookies: vec![],
+            enabled,
+        };
+        let specs = tracker_specs(&[
+            own("Leadinfo", Category::Marketing, &["cdn.leadinfo.net"], true),
+            own("hotjar", Category::Marketing, &["static.hotjar.com"], true),
+            own("Vimeo", Category::Marketing, &[], false),
+        ]);
+        let rules = Rules::compile(&specs).expect("compiles");
+        let leadinfo = rules.match_url("https://cdn.leadinfo.net/ping.js").expect("added");
+        assert_eq!(leadinfo.category, Category::Marketing);
+        let hotjar = rules.match_url("https://static.hotjar.com/c/hotjar-1.js").expect("kept");
+        assert_eq!(hotjar.category, Category::Marketing, "overridden by name, any case");
+        assert!(rules.match_url("https://player.vimeo.com/video/1").is_none(), "removed");
+        assert!(rules.match_url("https://connect.facebook.net/x.js").is_some(), "others stay");
+    }
+
+    #[test]
     fn rewritten_headers_are_private_weak_and_vary() {
         let mut h = headers(&[
             ("content-length", "1234"),

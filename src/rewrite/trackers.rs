@@ -2,6 +2,7 @@
 //! category. A built-in, documented table (the README lists it) that each site can extend
 //! or override in its `[[site.trackers]]`; compiled once at config load.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -303,7 +304,7 @@ impl Rules {
     /// relative URLs belong to none.
     pub fn match_url(&self, url: &str) -> Option<&Tracker> {
         let (host, path) = split_url(url)?;
-        let mut candidate = host;
+        let mut candidate: &str = &host;
         loop {
             if let Some(entries) = self.hosts.get(candidate) {
                 for (prefix, index) in entries {
@@ -323,7 +324,7 @@ impl Rules {
     /// hints (`preconnect` names only an origin).
     pub fn match_host(&self, url: &str) -> Option<&Tracker> {
         let (host, _) = split_url(url)?;
-        let mut candidate = host;
+        let mut candidate: &str = &host;
         let mut found: Option<&Tracker> = None;
         loop {
             if let Some(entries) = self.hosts.get(candidate) {
@@ -365,7 +366,9 @@ impl Rules {
 }
 
 /// Host (lowercase, no port or userinfo) and path of an absolute or scheme-relative URL.
-fn split_url(url: &str) -> Option<(&str, &str)> {
+/// Host names are case-insensitive (RFC 4343); a URL written in capitals must not slip
+/// past the table, so such a host is lowercased (the only allocation, and a rare one).
+fn split_url(url: &str) -> Option<(Cow<'_, str>, &str)> {
     let url = url.trim();
     let rest = if let Some(r) = url.strip_prefix("//") {
         r
@@ -376,20 +379,19 @@ fn split_url(url: &str) -> Option<(&str, &str)> {
         }
         r
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     let authority = &rest[..end];
     let path = &rest[end..];
     let host = authority.rsplit('@').next().unwrap_or(authority);
     let host = host.split(':').next().unwrap_or(host);
-    if host.is_empty() || host.bytes().any(|b| b.is_ascii_uppercase()) {
-        // Upper-case hosts are rare; they miss the table rather than allocate here.
-        return if host.is_empty() {
-            None
-        } else {
-            Some((host, path))
-        };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.is_empty() {
+        return None;
     }
-    Some((host, path))
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some((Cow::Owned(host.to_ascii_lowercase()), path));
+    }
+    Some((Cow::Borrowed(host), path))
 }
 
 #[cfg(test)]
@@ -425,6 +427,9 @@ mod tests {
         assert!(r.match_url("javascript:alert(1)").is_none());
         assert!(r.match_url("https://notfacebook.net.example/x").is_none());
         assert!(r.match_url("https://www.googletagmanager.com").is_none());
+        assert!(r.match_url("HTTPS://CONNECT.FACEBOOK.NET/x.js").is_some());
+        assert!(r.match_url("https://connect.facebook.net./x.js").is_some());
+        assert!(r.match_url("https://user@connect.facebook.net:443/x.js").is_some());
         assert_eq!(
             r.match_host("https://www.googletagmanager.com")
                 .expect("host")

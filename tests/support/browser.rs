@@ -1,0 +1,120 @@
+//! Real headless Chromium, driven over WebDriver (Debian's chromium and chromium-driver).
+//!
+//! Every host name resolves to loopback only through `--host-resolver-rules`; all other
+//! names do not resolve at all, so a page cannot reach anything but the test's servers.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::json;
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium whose only resolvable names are `hosts`
+    /// (all on 127.0.0.1).
+    pub async fn start(hosts: &[&str]) -> Browser {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().expect("addr").port()
+        };
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/test.sh installs chromium-driver)");
+        // chromedriver says when it listens; read that line instead of guessing a delay.
+        let stdout = driver.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("started successfully") => break,
+                Some(Ok(_)) => continue,
+                _ => panic!("chromedriver did not start"),
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+
+        let mut rules: Vec<String> = hosts.iter().map(|h| format!("MAP {h} 127.0.0.1")).collect();
+        rules.push("MAP * ~NOTFOUND".into());
+        let profile = tempfile::tempdir().expect("profile").keep();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
+                    format!("--user-data-dir={}", profile.display()),
+                    format!("--host-resolver-rules={}", rules.join(", ")),
+                    "--window-size=1280,900",
+                ]
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!("an object literal"),
+        };
+        let client = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("WebDriver session");
+        Browser { client, driver }
+    }
+
+    /// Evaluates `expression` in the page until it is truthy (checked in the browser on
+    /// every animation frame, up to 10 s); returns its value.
+    pub async fn until(&self, expression: &str) -> serde_json::Value {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];
+             const started = Date.now();
+             (function check() {{
+               let value;
+               try {{ value = ({expression}); }} catch (e) {{ value = undefined; }}
+               if (value) {{ done(value); }}
+               else if (Date.now() - started > 10000) {{ done(null); }}
+               else {{ requestAnimationFrame(check); }}
+             }})();"
+        );
+        let value = self
+            .client
+            .execute_async(&script, vec![])
+            .await
+            .expect("script runs");
+        assert!(!value.is_null(), "never became true in the page: {expression}");
+        value
+    }
+
+    pub async fn eval(&self, expression: &str) -> serde_json::Value {
+        self.client
+            .execute(&format!("return ({expression});"), vec![])
+            .await
+            .expect("script runs")
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
