@@ -41,8 +41,13 @@ fn realistic_page() -> Vec<u8> {
         ));
     }
     html.push_str("</svg><header class=\"site-header\"><nav><ul>");
-    for item in ["Home", "Tarieven", "Nummers", "Hardware", "Support", "Over ons", "Contact"] {
-        html.push_str(&format!("<li class=\"menu-item\"><a href=\"/{}\">{item}</a></li>", item.to_lowercase()));
+    for item in [
+        "Home", "Tarieven", "Nummers", "Hardware", "Support", "Over ons", "Contact",
+    ] {
+        html.push_str(&format!(
+            "<li class=\"menu-item\"><a href=\"/{}\">{item}</a></li>",
+            item.to_lowercase()
+        ));
     }
     html.push_str("</ul></nav></header><main>");
     let mut i = 0;
@@ -72,7 +77,10 @@ fn realistic_page() -> Vec<u8> {
     }
     html.push_str("</main><footer><div class=\"footer-links\">");
     for j in 0..120 {
-        html.push_str(&format!("<a href=\"/nummer/{j}\">Regionummer 0{}</a> ", 10 + j));
+        html.push_str(&format!(
+            "<a href=\"/nummer/{j}\">Regionummer 0{}</a> ",
+            10 + j
+        ));
     }
     html.push_str("</div><script>fbq('track', 'ViewContent');</script></footer></body></html>");
     html.into_bytes()
@@ -116,7 +124,8 @@ fn rewrite(c: &mut Criterion) {
         ("dense_page_150k", dense_page()),
         (
             "tiny_page_setup_cost",
-            b"<!doctype html><html><head><title>x</title></head><body><p>hoi</p></body></html>".to_vec(),
+            b"<!doctype html><html><head><title>x</title></head><body><p>hoi</p></body></html>"
+                .to_vec(),
         ),
     ] {
         group.throughput(Throughput::Bytes(page.len() as u64));

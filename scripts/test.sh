@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v kill >/dev/null 2>&1 || need_apt+=(procps)
+# Browser tests drive Debian's Chromium over WebDriver; nothing downloads a browser.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing test dependencies: ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive

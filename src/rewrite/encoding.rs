@@ -318,7 +318,10 @@ mod tests {
     #[test]
     fn truncated_gzip_is_an_error() {
         let mut enc = Encoder::new(Coding::Gzip).expect("encoder");
-        let mut data = enc.encode(b"<p>hallo</p>".to_vec()).expect("encode").to_vec();
+        let mut data = enc
+            .encode(b"<p>hallo</p>".to_vec())
+            .expect("encode")
+            .to_vec();
         data.extend_from_slice(&enc.finish().expect("finish"));
         data.truncate(data.len() - 4);
         let mut dec = Decoder::new(Coding::Gzip).expect("decoder");

@@ -346,7 +346,10 @@ fn opening(bytes: &[u8]) -> Opening {
 fn is_tag(rest: &[u8], name: &[u8]) -> bool {
     rest.len() > name.len()
         && rest[..name.len()].eq_ignore_ascii_case(name)
-        && matches!(rest[name.len()], b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')
+        && matches!(
+            rest[name.len()],
+            b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'
+        )
 }
 
 /// The offset of the `>` that closes the tag at the start of `rest`.

@@ -346,12 +346,30 @@ mod tests {
             own("Vimeo", Category::Marketing, &[], false),
         ]);
         let rules = Rules::compile(&specs).expect("compiles");
-        let leadinfo = rules.match_url("https://cdn.leadinfo.net/ping.js").expect("added");
+        let leadinfo = rules
+            .match_url("https://cdn.leadinfo.net/ping.js")
+            .expect("added");
         assert_eq!(leadinfo.category, Category::Marketing);
-        let hotjar = rules.match_url("https://static.hotjar.com/c/hotjar-1.js").expect("kept");
-        assert_eq!(hotjar.category, Category::Marketing, "overridden by name, any case");
-        assert!(rules.match_url("https://player.vimeo.com/video/1").is_none(), "removed");
-        assert!(rules.match_url("https://connect.facebook.net/x.js").is_some(), "others stay");
+        let hotjar = rules
+            .match_url("https://static.hotjar.com/c/hotjar-1.js")
+            .expect("kept");
+        assert_eq!(
+            hotjar.category,
+            Category::Marketing,
+            "overridden by name, any case"
+        );
+        assert!(
+            rules
+                .match_url("https://player.vimeo.com/video/1")
+                .is_none(),
+            "removed"
+        );
+        assert!(
+            rules
+                .match_url("https://connect.facebook.net/x.js")
+                .is_some(),
+            "others stay"
+        );
     }
 
     #[test]

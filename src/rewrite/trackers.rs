@@ -429,7 +429,10 @@ mod tests {
         assert!(r.match_url("https://www.googletagmanager.com").is_none());
         assert!(r.match_url("HTTPS://CONNECT.FACEBOOK.NET/x.js").is_some());
         assert!(r.match_url("https://connect.facebook.net./x.js").is_some());
-        assert!(r.match_url("https://user@connect.facebook.net:443/x.js").is_some());
+        assert!(
+            r.match_url("https://user@connect.facebook.net:443/x.js")
+                .is_some()
+        );
         assert_eq!(
             r.match_host("https://www.googletagmanager.com")
                 .expect("host")

@@ -18,6 +18,8 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium whose only resolvable names are `hosts`
     /// (all on 127.0.0.1).
     pub async fn start(hosts: &[&str]) -> Browser {
+        // fantoccini's TLS stack enables a second rustls provider; pick ours explicitly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
             l.local_addr().expect("addr").port()
@@ -95,7 +97,10 @@ impl Browser {
             .execute_async(&script, vec![])
             .await
             .expect("script runs");
-        assert!(!value.is_null(), "never became true in the page: {expression}");
+        assert!(
+            !value.is_null(),
+            "never became true in the page: {expression}"
+        );
         value
     }
 
