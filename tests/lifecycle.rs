@@ -125,3 +125,35 @@ jurisdiction = "nl"
     assert!(log.contains("field `upstream`"), "{log}");
     assert!(log.contains("htp://127.0.0.1:3000"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_has_one_line_per_request_with_a_truncated_address() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("proxy.toml");
+    std::fs::write(&path, config_text(upstream.addr, "", "")).expect("write");
+    let proxy = Binary::serve(&path);
+    let addr = proxy.listening("listening for HTTP");
+    let client = client(addr);
+    client
+        .get(format!(
+            "http://{SITE_A}:{}/some/page?email=a@b.nl",
+            addr.port()
+        ))
+        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) secret-ua")
+        .send()
+        .await
+        .expect("request");
+    let line = proxy.wait_for(" access: ");
+    assert!(line.contains("site=voipexpress"), "{line}");
+    assert!(line.contains("status=200"), "{line}");
+    assert!(
+        line.contains("path=\"/some/page\""),
+        "the query stays out: {line}"
+    );
+    // A full IP never reaches a log: 127.0.0.1 is written as 127.0.0.0.
+    assert!(line.contains("client=127.0.0.0 "), "{line}");
+    assert!(!line.contains("127.0.0.1"), "{line}");
+    assert!(!line.contains("secret-ua"), "no raw user agent: {line}");
+    assert!(!line.contains("a@b.nl"), "{line}");
+}

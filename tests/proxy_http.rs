@@ -408,3 +408,58 @@ async fn healthz_and_metrics_on_admin_listener() {
         .expect("admin root");
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test]
+async fn upstream_connect_timeout_gives_504() {
+    // An upstream whose accept queue is full: Linux drops further SYNs, so a connect
+    // hangs as it would towards a dead host, all on loopback.
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .expect("addr")
+                .into(),
+        )
+        .expect("bind");
+    socket.listen(0).expect("listen");
+    let full: std::net::SocketAddr = socket
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("inet");
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(s)) = tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect(full),
+        )
+        .await
+        {
+            fillers.push(s);
+        }
+    }
+    let upstream = Upstream::start().await;
+    let text = config_text(
+        upstream.addr,
+        "[server.timeouts]\nupstream_connect = \"300ms\"",
+        "",
+    )
+    .replacen(
+        &format!("http://{}", upstream.addr),
+        &format!("http://{full}"),
+        1,
+    );
+    let proxy = Proxy::start(&text).await;
+    let started = Instant::now();
+    let resp = proxy
+        .client()
+        .get(proxy.url(SITE_A, "/"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(fillers);
+}
