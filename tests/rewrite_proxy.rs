@@ -314,3 +314,83 @@ async fn neutralised_elements_are_counted_per_site_and_category() {
         assert!(metrics.contains(line), "missing {line} in\n{metrics}");
     }
 }
+
+/// A consent cookie for site A, signed with the proxy's own key from its data directory.
+fn consent_cookie(proxy: &Proxy, granted: &[Category], policy: &str) -> String {
+    use consent_proxy::consent::cookie::{ConsentCookie, ConsentId, CookieKey};
+    let key = std::fs::read(proxy.dir.path().join("data/secret.key")).expect("key file");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as u32;
+    let cookie = ConsentCookie {
+        id: ConsentId::random(),
+        granted: granted.iter().copied().collect::<CategorySet>(),
+        issued: now,
+        expires: now + 3600,
+    };
+    format!(
+        "cp_consent={}",
+        cookie.encode(&CookieKey::from_bytes(&key), "voipexpress", policy)
+    )
+}
+
+use consent_proxy::consent::{Category, CategorySet};
+
+#[tokio::test]
+async fn granted_categories_pass_untouched_and_refused_ones_are_neutralised() {
+    let (upstream, proxy) = start().await;
+    upstream.page("/p", &[("content-type", "text/html")], PAGE);
+    let get = |cookie: String| {
+        let client = proxy.client();
+        let url = proxy.url(SITE_A, "/p");
+        async move {
+            client
+                .get(url)
+                .header("cookie", format!("{cookie}; session=abc"))
+                .send()
+                .await
+                .expect("request")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+
+    // Analytics granted, marketing refused.
+    let html = get(consent_cookie(&proxy, &[Category::Analytics], "1")).await;
+    assert!(
+        html.contains(
+            "<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-DEMO1\"></script>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<script>window.dataLayer=window.dataLayer||[];function gtag()"));
+    assert!(html.contains("<script type=\"text/plain\" data-cp-category=\"marketing\">fbq("));
+    assert!(html.contains("data-cp-src=\"https://www.youtube.com/embed/abc\""));
+    assert!(
+        html.contains("&quot;decided&quot;:true"),
+        "state says decided: {html}"
+    );
+    // The proxy's own cookie never reaches the site; the site's cookies do.
+    assert_eq!(upstream.last().headers["cookie"], "session=abc");
+
+    // Everything granted: the page byte for byte, plus the loader.
+    let all = [
+        Category::Preferences,
+        Category::Analytics,
+        Category::Marketing,
+    ];
+    let html = get(consent_cookie(&proxy, &all, "1")).await;
+    let loader_end = html.find("</script>").expect("loader") + "</script>".len();
+    let head = PAGE.find("<head>").expect("head") + "<head>".len();
+    assert_eq!(&html[..head], &PAGE[..head]);
+    assert_eq!(&html[loader_end..], &PAGE[head..]);
+
+    // A cookie for an older policy version, or a tampered one, is no decision at all.
+    let old_policy = get(consent_cookie(&proxy, &all, "0")).await;
+    assert_neutralised(&old_policy);
+    let mut forged = consent_cookie(&proxy, &all, "1");
+    forged.insert(forged.len() - 3, 'x');
+    assert_neutralised(&get(forged).await);
+}

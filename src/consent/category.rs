@@ -68,6 +68,16 @@ impl CategorySet {
         CategorySet(self.0 & !category.bit())
     }
 
+    /// The set as stored in the consent cookie.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// A set from stored bits; unknown bits make it invalid.
+    pub fn from_bits(bits: u8) -> Option<CategorySet> {
+        (bits & !Self::ALL.0 == 0).then_some(CategorySet(bits))
+    }
+
     pub fn iter(self) -> impl Iterator<Item = Category> {
         Category::ALL.into_iter().filter(move |c| self.contains(*c))
     }

@@ -6,6 +6,7 @@
 
 pub mod assets;
 pub mod category;
+pub mod cookie;
 
 pub use category::{Category, CategorySet};
 

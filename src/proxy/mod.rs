@@ -29,6 +29,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::config::{Config, Limits, Timeouts};
+use crate::consent::cookie::{ConsentCookie, CookieKey};
 use crate::consent::{self, ConsentState};
 use crate::privacy::{AnonymizedIp, IpAnonymizer};
 use crate::rewrite;
@@ -67,6 +68,8 @@ pub struct Proxy {
     request_ids: RequestIds,
     /// Metric label for requests that matched no site.
     no_site: Arc<str>,
+    /// Verifies `cp_consent` cookies.
+    key: Arc<CookieKey>,
 }
 
 /// Facts about one request, gathered on the way for the logging phase.
@@ -87,7 +90,7 @@ struct Exchange {
 }
 
 impl Proxy {
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Proxy {
+    pub fn new(config: &Config, metrics: Arc<Metrics>, key: Arc<CookieKey>) -> Proxy {
         Proxy {
             router: Router::new(config),
             trusted: TrustedProxies::new(config.server.trusted_proxies.iter().map(|c| c.0)),
@@ -103,6 +106,7 @@ impl Proxy {
             metrics,
             request_ids: RequestIds::new(),
             no_site: Arc::from("-"),
+            key,
         }
     }
 
@@ -136,6 +140,7 @@ impl Proxy {
             }
             Ok(site) => {
                 ex.site = Some(Arc::clone(&site));
+                ex.consent = self.consent_of(req.headers(), &site);
                 let upgrade = upgrade::requested(req.version(), req.headers());
                 let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
                 let upstream_req = self.upstream_request_filter(req, conn, &site, &mut ex, upgrade);
@@ -190,6 +195,21 @@ impl Proxy {
         Ok(Arc::clone(site))
     }
 
+    /// The consent this request carries: a verified `cp_consent` for this site and policy
+    /// version, else undecided.
+    fn consent_of(&self, headers: &http::HeaderMap, site: &Site) -> ConsentState {
+        let Some(value) = consent::cookie::find(headers) else {
+            return ConsentState::undecided();
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match ConsentCookie::verify(value, &self.key, &site.name, &site.policy_version, now) {
+            Some(cookie) => ConsentState::decided(cookie.granted),
+            None => ConsentState::undecided(),
+        }
+    }
+
     /// Phase 2: the request as the upstream will see it.
     fn upstream_request_filter(
         &self,
@@ -202,6 +222,7 @@ impl Proxy {
         let (mut parts, body) = req.into_parts();
         let visitor_host = visitor_host(&parts);
         hop::strip(&mut parts.headers);
+        consent::cookie::strip(&mut parts.headers);
         let proto = forwarding::visitor_proto(&parts.headers, ex.peer_trusted, conn.tls);
         ex.facts = Some(rewrite::RequestFacts {
             method: parts.method.clone(),

@@ -15,6 +15,8 @@ use crate::rewrite::SiteRewrite;
 #[derive(Debug)]
 pub struct Site {
     pub name: Arc<str>,
+    /// A consent cookie signed for another policy version does not count.
+    pub policy_version: Box<str>,
     pub upstream_scheme: Scheme,
     pub upstream_authority: Authority,
     pub preserve_host: bool,
@@ -41,6 +43,7 @@ impl Site {
         });
         Some(Site {
             name: Arc::from(site.name.as_str()),
+            policy_version: site.policy_version.as_str().into(),
             upstream_scheme: uri.scheme().cloned().unwrap_or(Scheme::HTTP),
             upstream_authority: uri.authority()?.clone(),
             preserve_host: site.preserve_host,

@@ -23,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, ConfigError};
+use crate::consent::cookie::CookieKey;
 use crate::proxy::Proxy;
 use crate::telemetry::Metrics;
 use tls::CertStore;
@@ -37,13 +38,17 @@ pub struct State {
 }
 
 impl State {
-    pub fn build(config: Config, metrics: &Arc<Metrics>) -> Result<State, ConfigError> {
+    pub fn build(
+        config: Config,
+        metrics: &Arc<Metrics>,
+        key: &Arc<CookieKey>,
+    ) -> Result<State, ConfigError> {
         let certs = CertStore::load(&config).map_err(|problems| ConfigError {
             file: config.source.clone(),
             problems,
         })?;
         Ok(State {
-            proxy: Proxy::new(&config, Arc::clone(metrics)),
+            proxy: Proxy::new(&config, Arc::clone(metrics), Arc::clone(key)),
             certs,
             config: Arc::new(config),
         })
@@ -65,6 +70,11 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read or create the consent signing key in `{path}`: {source}")]
+    Key {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start worker threads: {0}")]
     Worker(std::io::Error),
     #[error("TLS setup failed: {0}")]
@@ -75,6 +85,8 @@ pub enum StartError {
 struct Shared {
     state: Arc<ArcSwap<State>>,
     metrics: Arc<Metrics>,
+    /// Signs consent cookies; loaded once, kept across reloads.
+    key: Arc<CookieKey>,
     /// Built once: protocol settings and limits apply to every connection.
     builder: auto::Builder<TokioExecutor>,
     tls: Option<TlsAcceptor>,
@@ -112,7 +124,13 @@ pub async fn start_with_metrics(
         source,
     })?;
     let server = config.server.clone();
-    let state = Arc::new(ArcSwap::from_pointee(State::build(config, &metrics)?));
+    let key = Arc::new(
+        CookieKey::load_or_create(&server.data_dir).map_err(|source| StartError::Key {
+            path: server.data_dir.clone(),
+            source,
+        })?,
+    );
+    let state = Arc::new(ArcSwap::from_pointee(State::build(config, &metrics, &key)?));
     let tls = if server.tls_listen.is_empty() {
         None
     } else {
@@ -125,6 +143,7 @@ pub async fn start_with_metrics(
     let shared = Arc::new(Shared {
         state,
         metrics: Arc::clone(&metrics),
+        key,
         builder: connection_builder(&server),
         tls,
         handshake_timeout: server.timeouts.header_read,
@@ -225,7 +244,7 @@ impl ServerHandle {
         {
             tracing::warn!("listener addresses changed: they take effect after a restart");
         }
-        let state = State::build(config, &self.shared.metrics)?;
+        let state = State::build(config, &self.shared.metrics, &self.shared.key)?;
         self.shared.state.store(Arc::new(state));
         Ok(())
     }
