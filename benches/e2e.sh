@@ -12,6 +12,9 @@
 # trackers neutralised). LOWMEM=1 adds consent-proxy with 16 KiB upstream reads.
 # Reports requests/s, p50 and p99 latency (wrk --latency), the proxies' peak RSS, and
 # consent-proxy/nginx ratios. Installs nginx and wrk (Debian) when they are missing.
+# "consent-proxy+consent" is consent-proxy for a visitor whose consent cookie grants every
+# category: the page is not parsed, only the loader is added (the cost of enforcement is
+# the difference to "consent-proxy", an undecided visitor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -193,6 +196,9 @@ for port in $UP_PORT $NGINX_PORT $SUB_PORT $CP_PORT; do
     curl -sf -o /dev/null "http://127.0.0.1:$port/page.html" || { echo "port $port does not serve the page" >&2; exit 1; }
 done
 
+# After the proxy has created its signing key: a cookie granting every category.
+CONSENTED=$("$BIN" consent-cookie --config "$WORK/cp/proxy.toml" --site bench --grant preferences,analytics,marketing)
+
 # wrk's output to "rps p50_ms p99_ms".
 parse_wrk() {
     awk '
@@ -211,7 +217,7 @@ parse_wrk() {
 
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
-targets="upstream:$UP_PORT nginx:$NGINX_PORT nginx-sub_filter:$SUB_PORT consent-proxy:$CP_PORT"
+targets="upstream:$UP_PORT nginx:$NGINX_PORT nginx-sub_filter:$SUB_PORT consent-proxy:$CP_PORT consent-proxy+consent:$CP_PORT"
 [ -n "$CPL_PID" ] && targets="$targets cp-16k-reads:$CPL_PORT"
 echo "page: $PAGE_BYTES bytes HTML, 1048576 bytes binary; $ROUNDS rounds x $DURATION per cell, wrk -t$THREADS"
 for round in $(seq 1 "$ROUNDS"); do
@@ -221,7 +227,10 @@ for round in $(seq 1 "$ROUNDS"); do
                 name=${t%%:*}; port=${t##*:}
                 # sub_filter only matters for the HTML page.
                 [ "$name" = nginx-sub_filter ] && [ "$path" != page.html ] && continue
-                out=$(wrk -t"$THREADS" -c"$c" -d"$DURATION" --latency "http://127.0.0.1:$port/$path" 2>&1)
+                [ "$name" = consent-proxy+consent ] && [ "$path" != page.html ] && continue
+                header=()
+                [ "$name" = consent-proxy+consent ] && header=(-H "Cookie: $CONSENTED")
+                out=$(wrk -t"$THREADS" -c"$c" -d"$DURATION" --latency "${header[@]}" "http://127.0.0.1:$port/$path" 2>&1)
                 if echo "$out" | grep -q "Non-2xx"; then echo "$name returned errors: $out" >&2; exit 1; fi
                 line=$(echo "$out" | parse_wrk)
                 echo "$round $c $path $name $line" | tee -a "$RESULTS"
@@ -258,7 +267,7 @@ awk '
         print "|---|---|---|---|---|---|"
         for (i = 1; i <= k; i++) {
             key = order[i]; split(key, f, "|")
-            if (f[3] != "consent-proxy" && f[3] != "cp-16k-reads") continue
+            if (f[3] != "consent-proxy" && f[3] != "consent-proxy+consent" && f[3] != "cp-16k-reads") continue
             split("nginx nginx-sub_filter", rivals, " ")
             for (r = 1; r <= 2; r++) {
                 nk = f[1] "|" f[2] "|" rivals[r]

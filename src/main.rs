@@ -39,6 +39,18 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Print a `cp_consent` cookie signed with the server's key, for testing a site as a
+    /// visitor with the given choice (e.g. with curl or a load generator).
+    ConsentCookie {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// The site's `name`.
+        #[arg(long)]
+        site: String,
+        /// Granted categories, comma-separated (`analytics,marketing`); empty refuses all.
+        #[arg(long, default_value = "")]
+        grant: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -68,6 +80,11 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve { config } => report(run_serve(config)),
+        Command::ConsentCookie {
+            config,
+            site,
+            grant,
+        } => report(print_consent_cookie(&config, &site, &grant)),
         Command::Demo { listen, admin } => {
             telemetry::log::init(LogFormat::Human);
             report(
@@ -93,6 +110,41 @@ fn run_serve(path: PathBuf) -> anyhow::Result<()> {
 
 /// The control runtime: signals, reload, the admin listener. Proxied traffic runs on the
 /// server's own worker threads (see `server::workers`).
+fn print_consent_cookie(path: &std::path::Path, site: &str, grant: &str) -> anyhow::Result<()> {
+    use consent_proxy::consent::cookie::{ConsentCookie, ConsentId, CookieKey, NAME};
+    use consent_proxy::consent::{Category, CategorySet};
+    let config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let site = config
+        .sites
+        .iter()
+        .find(|s| s.name == site)
+        .with_context(|| format!("no site named `{site}` in {}", path.display()))?;
+    let mut granted = CategorySet::NECESSARY_ONLY;
+    for name in grant.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let category =
+            Category::parse(name).with_context(|| format!("`{name}` is not a category"))?;
+        granted = granted.with(category);
+    }
+    let key = CookieKey::load_or_create(&config.server.data_dir)
+        .with_context(|| format!("signing key in {}", config.server.data_dir.display()))?;
+    let now = u32::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+    )?;
+    let cookie = ConsentCookie {
+        id: ConsentId::random(),
+        granted,
+        issued: now,
+        expires: now.saturating_add(24 * 3600),
+    };
+    println!(
+        "{NAME}={}",
+        cookie.encode(&key, &site.name, &site.policy_version)
+    );
+    Ok(())
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
