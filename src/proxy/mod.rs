@@ -228,13 +228,8 @@ impl Proxy {
             method: parts.method.clone(),
             range: parts.headers.contains_key(header::RANGE),
             accept_encoding: parts.headers.get(header::ACCEPT_ENCODING).cloned(),
-            origin: format!(
-                "{proto}://{}",
-                visitor_host
-                    .as_ref()
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("")
-            ),
+            proto,
+            host: visitor_host.clone(),
         });
         // Ask the upstream only for codings the rewriter can decode, and the visitor can
         // take if the response passes through untouched.
@@ -374,8 +369,12 @@ impl Proxy {
         else {
             return Response::from_parts(parts, body.boxed_unsync());
         };
-        let origin = ex.facts.as_ref().map(|f| f.origin.as_str()).unwrap_or("");
-        let csp = rewrite::csp::adapt(&mut parts.headers, origin);
+        let origin = ex
+            .facts
+            .as_ref()
+            .map(rewrite::RequestFacts::origin)
+            .unwrap_or_default();
+        let csp = rewrite::csp::adapt(&mut parts.headers, &origin);
         rewrite::adapt_headers(&mut parts.headers, visitor, site.rewrite.public_html);
         let ctx = rewrite::html::PageContext {
             rules: Arc::clone(&site.rewrite.rules),

@@ -169,6 +169,10 @@ impl Decoder {
         })
     }
 
+    pub fn is_identity(&self) -> bool {
+        matches!(self, Decoder::Identity(_))
+    }
+
     pub fn write(&mut self, input: &[u8]) -> io::Result<()> {
         match self {
             Decoder::Identity(out) => {
@@ -231,6 +235,10 @@ impl Encoder {
             )))),
             Coding::Zstd => Encoder::Zstd(Some(zstd::stream::write::Encoder::new(Vec::new(), 3)?)),
         })
+    }
+
+    pub fn is_identity(&self) -> bool {
+        matches!(self, Encoder::Identity(_))
     }
 
     /// Compresses `input` and returns what is ready to send.

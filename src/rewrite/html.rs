@@ -242,6 +242,12 @@ impl PageRewriter {
         out
     }
 
+    /// Whether the rest of the page passes through unchanged (so a caller may skip
+    /// [`PageRewriter::write`] and its copy).
+    pub fn is_raw(&self) -> bool {
+        self.raw
+    }
+
     pub fn counts(&self) -> Counts {
         lock(&self.state).counts
     }

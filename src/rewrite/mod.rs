@@ -75,8 +75,23 @@ pub struct RequestFacts {
     pub method: Method,
     pub range: bool,
     pub accept_encoding: Option<HeaderValue>,
-    /// `https://host[:port]`, for extending a Content-Security-Policy.
-    pub origin: String,
+    /// `http` or `https`, as the visitor spoke.
+    pub proto: &'static str,
+    /// The visitor's `Host` (with port).
+    pub host: Option<HeaderValue>,
+}
+
+impl RequestFacts {
+    /// `https://host[:port]`, for extending a Content-Security-Policy; built only for
+    /// rewritten pages, not for every request.
+    pub fn origin(&self) -> String {
+        let host = self
+            .host
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        format!("{}://{host}", self.proto)
+    }
 }
 
 /// How a response is handled.
@@ -246,7 +261,8 @@ mod tests {
             method: Method::GET,
             range: false,
             accept_encoding: Some(HeaderValue::from_static("gzip, br")),
-            origin: "https://voipexpress.nl".into(),
+            proto: "https",
+            host: Some(HeaderValue::from_static("voipexpress.nl")),
         }
     }
 
