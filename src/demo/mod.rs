@@ -53,5 +53,3 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     server::signals::run(handle, None).await?;
     Ok(())
 }
-
-pub use site::start as start_site;
