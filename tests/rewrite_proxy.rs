@@ -315,27 +315,8 @@ async fn neutralised_elements_are_counted_per_site_and_category() {
     }
 }
 
-/// A consent cookie for site A, signed with the proxy's own key from its data directory.
-fn consent_cookie(proxy: &Proxy, granted: &[Category], policy: &str) -> String {
-    use consent_proxy::consent::cookie::{ConsentCookie, ConsentId, CookieKey};
-    let key = std::fs::read(proxy.dir.path().join("data/secret.key")).expect("key file");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as u32;
-    let cookie = ConsentCookie {
-        id: ConsentId::random(),
-        granted: granted.iter().copied().collect::<CategorySet>(),
-        issued: now,
-        expires: now + 3600,
-    };
-    format!(
-        "cp_consent={}",
-        cookie.encode(&CookieKey::from_bytes(&key), "voipexpress", policy)
-    )
-}
-
-use consent_proxy::consent::{Category, CategorySet};
+use consent_proxy::consent::Category;
+use support::consent_cookie;
 
 #[tokio::test]
 async fn granted_categories_pass_untouched_and_refused_ones_are_neutralised() {

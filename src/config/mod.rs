@@ -252,6 +252,10 @@ pub struct SiteConfig {
     /// Google Analytics 4 for this site.
     #[serde(default)]
     pub ga: Option<GaConfig>,
+    /// Cookies no tracker rule knows: `allow` (the site's own, default) or `block` (treated
+    /// as marketing until the visitor accepts it).
+    #[serde(default)]
+    pub unknown_cookies: crate::consent::enforce::UnknownCookies,
 }
 
 /// One `[[site.trackers]]` entry.

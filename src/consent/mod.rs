@@ -7,6 +7,7 @@
 pub mod assets;
 pub mod category;
 pub mod cookie;
+pub mod enforce;
 
 pub use category::{Category, CategorySet};
 
@@ -40,6 +41,15 @@ impl ConsentState {
 
     pub fn is_decided(&self) -> bool {
         self.decided
+    }
+
+    /// The same state with `category` refused (Global Privacy Control).
+    #[must_use]
+    pub fn refusing(self, category: Category) -> ConsentState {
+        ConsentState {
+            granted: self.granted.without(category),
+            decided: self.decided,
+        }
     }
 
     pub fn allows(&self, category: Category) -> bool {

@@ -30,17 +30,19 @@ use tokio::time::Instant;
 
 use crate::config::{Config, Limits, Timeouts};
 use crate::consent::cookie::{ConsentCookie, CookieKey};
+use crate::consent::enforce::{self, Enforced};
 use crate::consent::{self, ConsentState};
 use crate::privacy::{AnonymizedIp, IpAnonymizer};
 use crate::rewrite;
 use crate::telemetry::Metrics;
-use crate::telemetry::metrics::{NeutralisedLabels, RequestLabels, SiteLabels};
+use crate::telemetry::metrics::{CookieLabels, NeutralisedLabels, RequestLabels, SiteLabels};
 use body::{IdleTimeout, ProxyBody};
 use forwarding::TrustedProxies;
 use route::{HostError, Router, Site};
 use upstream::{Failure, UpstreamPool};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static SEC_GPC: HeaderName = HeaderName::from_static("sec-gpc");
 /// RFC 9110 §7.6.3: a proxy MUST add itself to `Via` in both directions.
 static VIA_SELF: &str = "1.1 consent-proxy";
 
@@ -85,8 +87,10 @@ struct Exchange {
     note: Option<&'static str>,
     /// What the request says about rewriting its response.
     facts: Option<rewrite::RequestFacts>,
-    /// The consent this request carries (until the consent cookie lands: undecided).
+    /// The consent this request carries: from a verified `cp_consent`, else undecided.
     consent: ConsentState,
+    /// Cookies kept from the upstream or the browser.
+    enforced: Enforced,
 }
 
 impl Proxy {
@@ -129,6 +133,7 @@ impl Proxy {
             note: None,
             facts: None,
             consent: ConsentState::undecided(),
+            enforced: Enforced::default(),
         };
         let mut resp = match self.request_filter(&req, conn) {
             Err(refusal) => refusal.into_response(),
@@ -198,16 +203,23 @@ impl Proxy {
     /// The consent this request carries: a verified `cp_consent` for this site and policy
     /// version, else undecided.
     fn consent_of(&self, headers: &http::HeaderMap, site: &Site) -> ConsentState {
-        let Some(value) = consent::cookie::find(headers) else {
-            return ConsentState::undecided();
-        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        match ConsentCookie::verify(value, &self.key, &site.name, &site.policy_version, now) {
-            Some(cookie) => ConsentState::decided(cookie.granted),
-            None => ConsentState::undecided(),
+        let state = consent::cookie::find(headers)
+            .and_then(|value| {
+                ConsentCookie::verify(value, &self.key, &site.name, &site.policy_version, now)
+            })
+            .map_or(ConsentState::undecided(), |cookie| {
+                ConsentState::decided(cookie.granted)
+            });
+        // Global Privacy Control (`Sec-GPC: 1`): an opt-out of marketing, honoured without
+        // a click and over an earlier grant (binding under CCPA/CPRA; a clear signal under
+        // the GDPR).
+        if headers.get(&SEC_GPC).is_some_and(|v| v.as_bytes() == b"1") {
+            return state.refusing(consent::Category::Marketing);
         }
+        state
     }
 
     /// Phase 2: the request as the upstream will see it.
@@ -223,6 +235,13 @@ impl Proxy {
         let visitor_host = visitor_host(&parts);
         hop::strip(&mut parts.headers);
         consent::cookie::strip(&mut parts.headers);
+        enforce::strip_request_cookies(
+            &mut parts.headers,
+            &site.rewrite.rules,
+            &ex.consent,
+            site.unknown_cookies,
+            &mut ex.enforced,
+        );
         let proto = forwarding::visitor_proto(&parts.headers, ex.peer_trusted, conn.tls);
         ex.facts = Some(rewrite::RequestFacts {
             method: parts.method.clone(),
@@ -349,6 +368,7 @@ impl Proxy {
         let (mut parts, body) = resp.into_parts();
         hop::strip(&mut parts.headers);
         append_via(&mut parts.headers, Version::HTTP_11);
+        self.enforce_cookies(&mut parts.headers, site, ex);
         if conn.tls
             && let Some(hsts) = &site.hsts
         {
@@ -401,10 +421,71 @@ impl Proxy {
         }
     }
 
+    /// Cookies in the response: refused `Set-Cookie`s dropped, and the refused cookies the
+    /// browser still sent expired for every domain they could live on.
+    fn enforce_cookies(&self, headers: &mut http::HeaderMap, site: &Site, ex: &Exchange) {
+        let mut dropped = Enforced::default();
+        enforce::drop_set_cookies(
+            headers,
+            &site.rewrite.rules,
+            &ex.consent,
+            site.unknown_cookies,
+            &mut dropped,
+        );
+        if let Some(facts) = &ex.facts {
+            let host = facts
+                .host
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            for (name, _) in &ex.enforced.stripped {
+                for value in enforce::expiry_cookies(name, host, facts.proto == "https") {
+                    headers.append(header::SET_COOKIE, value);
+                }
+            }
+        }
+        self.count_cookies(&site.name, &dropped.dropped, "response");
+        if dropped.unknown > 0 {
+            self.metrics
+                .unknown_cookies
+                .get_or_create(&SiteLabels {
+                    site: Arc::clone(&site.name),
+                })
+                .inc_by(u64::from(dropped.unknown));
+        }
+    }
+
+    fn count_cookies(
+        &self,
+        site: &Arc<str>,
+        cookies: &[(String, consent::Category)],
+        direction: &'static str,
+    ) {
+        for (_, category) in cookies {
+            self.metrics
+                .cookies_blocked
+                .get_or_create(&CookieLabels {
+                    site: Arc::clone(site),
+                    category: category.as_str(),
+                    direction,
+                })
+                .inc();
+        }
+    }
+
     /// Phase 5: one access-log line and the request counters. The address is anonymised
     /// before it is written (a full IP never reaches a log).
     fn logging(&self, ex: &Exchange, status: StatusCode) {
         let site = ex.site.as_ref().map(|s| &s.name).unwrap_or(&self.no_site);
+        self.count_cookies(site, &ex.enforced.stripped, "request");
+        if ex.enforced.unknown > 0 {
+            self.metrics
+                .unknown_cookies
+                .get_or_create(&SiteLabels {
+                    site: Arc::clone(site),
+                })
+                .inc_by(u64::from(ex.enforced.unknown));
+        }
         self.metrics
             .requests
             .get_or_create(&RequestLabels {

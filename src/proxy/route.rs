@@ -25,6 +25,7 @@ pub struct Site {
     pub hsts: Option<HeaderValue>,
     /// Tracker rules and loader settings for this site's pages.
     pub rewrite: SiteRewrite,
+    pub unknown_cookies: crate::consent::enforce::UnknownCookies,
 }
 
 impl Site {
@@ -51,6 +52,7 @@ impl Site {
             hsts,
             // Validation compiled the same rules already; they cannot fail here.
             rewrite: SiteRewrite::new(site, limits.html_rewrite_memory).ok()?,
+            unknown_cookies: site.unknown_cookies,
         })
     }
 }

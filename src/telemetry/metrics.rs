@@ -30,6 +30,14 @@ pub struct NeutralisedLabels {
     pub kind: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CookieLabels {
+    pub site: Arc<str>,
+    pub category: &'static str,
+    /// `request` (stripped before the upstream) or `response` (Set-Cookie dropped).
+    pub direction: &'static str,
+}
+
 /// Every metric of the process; one instance lives as long as the process (across
 /// config reloads) so counters never reset on SIGHUP.
 pub struct Metrics {
@@ -39,6 +47,10 @@ pub struct Metrics {
     pub open_connections: Gauge<i64, AtomicI64>,
     /// Proof of enforcement: what pages had removed or made inert, per site and category.
     pub neutralised: Family<NeutralisedLabels, Counter>,
+    /// Proof of enforcement: cookies of refused categories kept from the site or the browser.
+    pub cookies_blocked: Family<CookieLabels, Counter>,
+    /// Cookies no tracker rule knows, per site (for the cookie inventory).
+    pub unknown_cookies: Family<SiteLabels, Counter>,
 }
 
 impl Metrics {
@@ -72,9 +84,23 @@ impl Metrics {
             "Tracker elements neutralised in HTML, by site, category and kind",
             neutralised.clone(),
         );
+        let cookies_blocked = Family::<CookieLabels, Counter>::default();
+        registry.register(
+            "cookies_blocked",
+            "Cookies of refused categories stripped from requests or dropped from responses",
+            cookies_blocked.clone(),
+        );
+        let unknown_cookies = Family::<SiteLabels, Counter>::default();
+        registry.register(
+            "unknown_cookies",
+            "Cookies seen that no tracker rule knows",
+            unknown_cookies.clone(),
+        );
         Metrics {
             registry,
             neutralised,
+            cookies_blocked,
+            unknown_cookies,
             requests,
             upstream_latency,
             open_connections,

@@ -462,3 +462,29 @@ impl Drop for Binary {
         let _ = self.child.wait();
     }
 }
+
+/// A `cp_consent` cookie for site A granting `granted`, signed with the proxy's own key
+/// from its data directory, for policy version `policy` (the test config's is "1").
+pub fn consent_cookie(
+    proxy: &Proxy,
+    granted: &[consent_proxy::consent::Category],
+    policy: &str,
+) -> String {
+    use consent_proxy::consent::CategorySet;
+    use consent_proxy::consent::cookie::{ConsentCookie, ConsentId, CookieKey};
+    let key = std::fs::read(proxy.dir.path().join("data/secret.key")).expect("key file");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as u32;
+    let cookie = ConsentCookie {
+        id: ConsentId::random(),
+        granted: granted.iter().copied().collect::<CategorySet>(),
+        issued: now,
+        expires: now + 3600,
+    };
+    format!(
+        "cp_consent={}",
+        cookie.encode(&CookieKey::from_bytes(&key), "voipexpress", policy)
+    )
+}

@@ -1,0 +1,220 @@
+//! Cookie enforcement on every proxied request (ePrivacy art. 5(3); Tw art. 11.7a): cookies
+//! of refused or undecided categories are dropped from responses, stripped from requests,
+//! and — since the browser still holds them (GA's `_ga` is written by JavaScript on the
+//! registrable domain) — expired.
+
+use http::HeaderMap;
+use http::header::{COOKIE, HeaderValue, SET_COOKIE};
+
+use super::{Category, ConsentState};
+use crate::rewrite::trackers::Rules;
+
+/// What happens to cookies no rule knows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownCookies {
+    /// Treat them as the site's own (necessary) cookies.
+    #[default]
+    Allow,
+    /// Treat them as refused until the visitor accepts everything.
+    Block,
+}
+
+/// The category a cookie falls under, or `None` when it is the site's own.
+fn category_of(name: &str, rules: &Rules, unknown: UnknownCookies) -> Option<Category> {
+    // The proxy's own cookie is strictly necessary: it records the choice itself.
+    if name == super::cookie::NAME {
+        return None;
+    }
+    match rules.match_cookie(name) {
+        Some(t) => Some(t.category),
+        None if unknown == UnknownCookies::Block => Some(Category::Marketing),
+        None => None,
+    }
+}
+
+/// What enforcement did to one exchange, for the counters and the expiry cookies.
+#[derive(Debug, Default)]
+pub struct Enforced {
+    /// Request cookies removed before the upstream saw them: (name, category).
+    pub stripped: Vec<(String, Category)>,
+    /// Upstream `Set-Cookie`s dropped: (name, category).
+    pub dropped: Vec<(String, Category)>,
+    /// Cookies no rule knows (counted for the cookie inventory).
+    pub unknown: u32,
+}
+
+/// Removes request cookies whose category is not granted.
+pub fn strip_request_cookies(
+    headers: &mut HeaderMap,
+    rules: &Rules,
+    consent: &ConsentState,
+    unknown: UnknownCookies,
+    out: &mut Enforced,
+) {
+    if !headers.contains_key(COOKIE) {
+        return;
+    }
+    let mut kept: Vec<String> = Vec::new();
+    let mut changed = false;
+    for value in headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for pair in value.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let name = pair.split('=').next().unwrap_or("").trim();
+            if rules.match_cookie(name).is_none() && name != super::cookie::NAME {
+                out.unknown += 1;
+            }
+            match category_of(name, rules, unknown) {
+                Some(category) if !consent.allows(category) => {
+                    out.stripped.push((name.to_owned(), category));
+                    changed = true;
+                }
+                _ => kept.push(pair.to_owned()),
+            }
+        }
+    }
+    if !changed {
+        return;
+    }
+    headers.remove(COOKIE);
+    if !kept.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&kept.join("; "))
+    {
+        headers.insert(COOKIE, v);
+    }
+}
+
+/// Drops upstream `Set-Cookie`s whose category is not granted.
+pub fn drop_set_cookies(
+    headers: &mut HeaderMap,
+    rules: &Rules,
+    consent: &ConsentState,
+    unknown: UnknownCookies,
+    out: &mut Enforced,
+) {
+    if !headers.contains_key(SET_COOKIE) {
+        return;
+    }
+    let all: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+    headers.remove(SET_COOKIE);
+    for value in all {
+        let name = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .and_then(|pair| pair.split('=').next())
+            .map(str::trim)
+            .unwrap_or("");
+        if rules.match_cookie(name).is_none() {
+            out.unknown += 1;
+        }
+        match category_of(name, rules, unknown) {
+            Some(category) if !consent.allows(category) => {
+                out.dropped.push((name.to_owned(), category));
+            }
+            _ => {
+                headers.append(SET_COOKIE, value);
+            }
+        }
+    }
+}
+
+/// `Set-Cookie`s that expire `name` for the host and every parent domain it could have
+/// been written on (`www.voipexpress.nl` → host-only, `.www.voipexpress.nl`,
+/// `.voipexpress.nl`). A browser ignores the ones for public suffixes.
+pub fn expiry_cookies(name: &str, host: &str, secure: bool) -> Vec<HeaderValue> {
+    let host = host.split(':').next().unwrap_or(host).trim_end_matches('.');
+    let suffix = if secure { "; Secure" } else { "" };
+    let mut values = vec![format!(
+        "{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/{suffix}"
+    )];
+    if host.parse::<std::net::IpAddr>().is_err() {
+        let mut domain = host;
+        loop {
+            values.push(format!(
+                "{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=.{domain}{suffix}"
+            ));
+            match domain.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => domain = parent,
+                _ => break,
+            }
+        }
+    }
+    values
+        .into_iter()
+        .filter_map(|v| HeaderValue::from_str(&v).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::CategorySet;
+    use crate::rewrite::trackers;
+
+    fn rules() -> Rules {
+        Rules::compile(&trackers::builtin()).expect("rules")
+    }
+
+    #[test]
+    fn refused_request_cookies_are_stripped_and_site_cookies_kept() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("_ga=GA1.1.1; PHPSESSID=abc; _fbp=fb.1"),
+        );
+        let mut out = Enforced::default();
+        let consent = ConsentState::decided(CategorySet::NECESSARY_ONLY.with(Category::Analytics));
+        strip_request_cookies(&mut h, &rules(), &consent, UnknownCookies::Allow, &mut out);
+        assert_eq!(h[COOKIE], "_ga=GA1.1.1; PHPSESSID=abc");
+        assert_eq!(out.stripped, vec![("_fbp".to_owned(), Category::Marketing)]);
+        assert_eq!(out.unknown, 1);
+    }
+
+    #[test]
+    fn refused_set_cookies_are_dropped_and_unknown_follow_the_site_setting() {
+        let mut h = HeaderMap::new();
+        h.append(
+            SET_COOKIE,
+            HeaderValue::from_static("_ga=GA1; Path=/; Max-Age=63072000"),
+        );
+        h.append(SET_COOKIE, HeaderValue::from_static("session=x; HttpOnly"));
+        let mut out = Enforced::default();
+        drop_set_cookies(
+            &mut h,
+            &rules(),
+            &ConsentState::undecided(),
+            UnknownCookies::Allow,
+            &mut out,
+        );
+        assert_eq!(h.get_all(SET_COOKIE).iter().count(), 1);
+        assert_eq!(h[SET_COOKIE], "session=x; HttpOnly");
+        let mut blocked = HeaderMap::new();
+        blocked.append(SET_COOKIE, HeaderValue::from_static("session=x; HttpOnly"));
+        drop_set_cookies(
+            &mut blocked,
+            &rules(),
+            &ConsentState::undecided(),
+            UnknownCookies::Block,
+            &mut out,
+        );
+        assert!(!blocked.contains_key(SET_COOKIE));
+    }
+
+    #[test]
+    fn expiry_covers_host_and_parent_domains() {
+        let v: Vec<String> = expiry_cookies("_ga", "www.voipexpress.nl:443", true)
+            .iter()
+            .map(|h| h.to_str().expect("ascii").to_owned())
+            .collect();
+        assert_eq!(v.len(), 3);
+        assert!(v[0].starts_with("_ga=; Max-Age=0;") && !v[0].contains("Domain"));
+        assert!(v[1].contains("Domain=.www.voipexpress.nl"));
+        assert!(v[2].contains("Domain=.voipexpress.nl"));
+        assert!(v.iter().all(|c| c.ends_with("; Secure")));
+        assert_eq!(expiry_cookies("_ga", "127.0.0.1", false).len(), 1);
+    }
+}
