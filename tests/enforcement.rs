@@ -151,13 +151,7 @@ async fn unknown_cookies_can_be_blocked_per_site_and_are_counted() {
         "{cookies:?}"
     );
     assert!(!upstream.last().headers.contains_key("cookie"));
-    let admin = proxy.handle.admin_addr.expect("admin");
-    let metrics = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = proxy.metrics().await;
     assert!(
         metrics.contains("consent_proxy_cookies_blocked_total{site=\"voipexpress\",category=\"analytics\",direction=\"response\"} 1"),
         "{metrics}"

@@ -297,13 +297,7 @@ async fn neutralised_elements_are_counted_per_site_and_category() {
         .await
         .expect("request");
     resp.text().await.expect("body");
-    let admin = proxy.handle.admin_addr.expect("admin");
-    let metrics = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = proxy.metrics().await;
     for line in [
         "consent_proxy_neutralised_total{site=\"voipexpress\",category=\"analytics\",kind=\"script\"} 1",
         "consent_proxy_neutralised_total{site=\"voipexpress\",category=\"analytics\",kind=\"inline_script\"} 1",

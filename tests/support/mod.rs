@@ -330,6 +330,17 @@ impl Proxy {
         format!("http://{host}:{}{path}", self.http().port())
     }
 
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let admin = self.handle.admin_addr.expect("admin listener");
+        reqwest::get(format!("http://{admin}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// A client that resolves both test sites to the proxy.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
