@@ -90,18 +90,19 @@ CONF
 } >"$WORK/up/nginx.conf"
 
 # --- nginx as the competitor: proxy_pass with a keep-alive upstream pool --------------
-{
-    nginx_common "$WORK/px"
+# nginx_proxy DIR PORT [EXTRA DIRECTIVES]
+nginx_proxy() {
+    nginx_common "$1"
     cat <<CONF
 worker_processes auto;
 worker_rlimit_nofile 16384;
 http {
-    access_log $WORK/px/access.log;
+    access_log $1/access.log;
     tcp_nodelay on;
     keepalive_requests 1000000;
     upstream site { server 127.0.0.1:$UP_PORT; keepalive 256; }
     server {
-        listen 127.0.0.1:$NGINX_PORT;
+        listen 127.0.0.1:$2;
         location / {
             proxy_pass http://site;
             proxy_http_version 1.1;
@@ -111,40 +112,17 @@ http {
             proxy_set_header Host \$host;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto \$scheme;
+            ${3:-}
         }
     }
 }
 CONF
-} >"$WORK/px/nginx.conf"
-
-# --- nginx injecting one script tag with sub_filter (needs an uncompressed upstream) ----
-{
-    nginx_common "$WORK/sub"
-    cat <<CONF
-worker_processes auto;
-worker_rlimit_nofile 16384;
-http {
-    access_log $WORK/sub/access.log;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    upstream site { server 127.0.0.1:$UP_PORT; keepalive 256; }
-    server {
-        listen 127.0.0.1:$SUB_PORT;
-        location / {
-            proxy_pass http://site;
-            proxy_http_version 1.1;
-            proxy_buffer_size 16k;
-            proxy_buffers 8 16k;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header Accept-Encoding "";
-            sub_filter '<head>' '<head><script src="/_cp/banner.js" defer></script>';
-            sub_filter_once on;
-        }
-    }
 }
-CONF
-} >"$WORK/sub/nginx.conf"
+nginx_proxy "$WORK/px" "$NGINX_PORT" >"$WORK/px/nginx.conf"
+# The same, injecting one script tag with sub_filter (needs an uncompressed upstream).
+nginx_proxy "$WORK/sub" "$SUB_PORT" \
+    "proxy_set_header Accept-Encoding \"\"; sub_filter '<head>' '<head><script src=\"/_cp/banner.js\" defer></script>'; sub_filter_once on;" \
+    >"$WORK/sub/nginx.conf"
 
 cp_config() { # port, data dir, largest upstream read buffer
     cat <<CONF
@@ -191,7 +169,7 @@ wait_port $UP_PORT
 wait_port $NGINX_PORT
 wait_port $CP_PORT
 wait_port $SUB_PORT
-[ -n "$CPL_PID" ] && wait_port $CPL_PORT
+if [ -n "$CPL_PID" ]; then wait_port $CPL_PORT; fi
 for port in $UP_PORT $NGINX_PORT $SUB_PORT $CP_PORT; do
     curl -sf -o /dev/null "http://127.0.0.1:$port/page.html" || { echo "port $port does not serve the page" >&2; exit 1; }
 done
@@ -218,7 +196,7 @@ parse_wrk() {
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
 targets="upstream:$UP_PORT nginx:$NGINX_PORT nginx-sub_filter:$SUB_PORT consent-proxy:$CP_PORT consent-proxy+consent:$CP_PORT"
-[ -n "$CPL_PID" ] && targets="$targets cp-16k-reads:$CPL_PORT"
+if [ -n "$CPL_PID" ]; then targets="$targets cp-16k-reads:$CPL_PORT"; fi
 echo "page: $PAGE_BYTES bytes HTML, 1048576 bytes binary; $ROUNDS rounds x $DURATION per cell, wrk -t$THREADS"
 for round in $(seq 1 "$ROUNDS"); do
     for c in $CONNS; do
@@ -242,7 +220,7 @@ done
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 CP_RSS=$(rss_kib "$CP_PID")
 CPL_RSS=0
-[ -n "$CPL_PID" ] && CPL_RSS=$(rss_kib "$CPL_PID")
+if [ -n "$CPL_PID" ]; then CPL_RSS=$(rss_kib "$CPL_PID"); fi
 NGINX_RSS=0
 for pid in $(pgrep -f "nginx: worker process" || true); do
     # Only the competitor's workers: their parent is the proxy master.
@@ -279,4 +257,4 @@ awk '
 ' "$RESULTS"
 echo
 echo "peak RSS: consent-proxy $((CP_RSS / 1024)) MB; nginx proxy_pass workers (sum) $((NGINX_RSS / 1024)) MB"
-[ -n "$CPL_PID" ] && echo "peak RSS: consent-proxy with 16 KiB reads $((CPL_RSS / 1024)) MB"
+if [ -n "$CPL_PID" ]; then echo "peak RSS: consent-proxy with 16 KiB reads $((CPL_RSS / 1024)) MB"; fi

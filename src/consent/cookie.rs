@@ -206,32 +206,6 @@ pub fn find(headers: &http::HeaderMap) -> Option<&str> {
         .map(|(_, value)| value.trim_matches('"'))
 }
 
-/// Removes `cp_consent` from the request's cookies: the upstream has no use for it.
-pub fn strip(headers: &mut http::HeaderMap) {
-    let values: Vec<String> = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .collect();
-    if !values.iter().any(|v| v.contains(NAME)) {
-        return;
-    }
-    let kept: Vec<String> = values
-        .iter()
-        .flat_map(|v| cookie::Cookie::split_parse(v.as_str()))
-        .filter_map(Result::ok)
-        .filter(|c| c.name() != NAME)
-        .map(|c| c.stripped().to_string())
-        .collect();
-    headers.remove(http::header::COOKIE);
-    if !kept.is_empty()
-        && let Ok(v) = http::HeaderValue::from_str(&kept.join("; "))
-    {
-        headers.insert(http::header::COOKIE, v);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,14 +285,12 @@ mod tests {
     }
 
     #[test]
-    fn consent_cookie_is_found_and_stripped() {
+    fn consent_cookie_is_found_among_others() {
         let mut h = http::HeaderMap::new();
         h.insert(
             http::header::COOKIE,
             http::HeaderValue::from_static("a=1; cp_consent=1.abc.def; PHPSESSID=xyz"),
         );
         assert_eq!(find(&h), Some("1.abc.def"));
-        strip(&mut h);
-        assert_eq!(h[http::header::COOKIE], "a=1; PHPSESSID=xyz");
     }
 }

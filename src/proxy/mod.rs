@@ -203,11 +203,11 @@ impl Proxy {
     /// The consent this request carries: a verified `cp_consent` for this site and policy
     /// version, else undecided.
     fn consent_of(&self, headers: &http::HeaderMap, site: &Site) -> ConsentState {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let state = consent::cookie::find(headers)
             .and_then(|value| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
                 ConsentCookie::verify(value, &self.key, &site.name, &site.policy_version, now)
             })
             .map_or(ConsentState::undecided(), |cookie| {
@@ -234,7 +234,6 @@ impl Proxy {
         let (mut parts, body) = req.into_parts();
         let visitor_host = visitor_host(&parts);
         hop::strip(&mut parts.headers);
-        consent::cookie::strip(&mut parts.headers);
         enforce::strip_request_cookies(
             &mut parts.headers,
             &site.rewrite.rules,
@@ -444,24 +443,18 @@ impl Proxy {
                 }
             }
         }
-        self.count_cookies(&site.name, &dropped.dropped, "response");
-        if dropped.unknown > 0 {
-            self.metrics
-                .unknown_cookies
-                .get_or_create(&SiteLabels {
-                    site: Arc::clone(&site.name),
-                })
-                .inc_by(u64::from(dropped.unknown));
-        }
+        self.count_enforced(&site.name, &dropped.dropped, dropped.unknown, "response");
     }
 
-    fn count_cookies(
+    /// Proof of enforcement: blocked cookies by category, unknown ones for the inventory.
+    fn count_enforced(
         &self,
         site: &Arc<str>,
-        cookies: &[(String, consent::Category)],
+        blocked: &[(String, consent::Category)],
+        unknown: u32,
         direction: &'static str,
     ) {
-        for (_, category) in cookies {
+        for (_, category) in blocked {
             self.metrics
                 .cookies_blocked
                 .get_or_create(&CookieLabels {
@@ -471,21 +464,21 @@ impl Proxy {
                 })
                 .inc();
         }
+        if unknown > 0 {
+            self.metrics
+                .unknown_cookies
+                .get_or_create(&SiteLabels {
+                    site: Arc::clone(site),
+                })
+                .inc_by(u64::from(unknown));
+        }
     }
 
     /// Phase 5: one access-log line and the request counters. The address is anonymised
     /// before it is written (a full IP never reaches a log).
     fn logging(&self, ex: &Exchange, status: StatusCode) {
         let site = ex.site.as_ref().map(|s| &s.name).unwrap_or(&self.no_site);
-        self.count_cookies(site, &ex.enforced.stripped, "request");
-        if ex.enforced.unknown > 0 {
-            self.metrics
-                .unknown_cookies
-                .get_or_create(&SiteLabels {
-                    site: Arc::clone(site),
-                })
-                .inc_by(u64::from(ex.enforced.unknown));
-        }
+        self.count_enforced(site, &ex.enforced.stripped, ex.enforced.unknown, "request");
         self.metrics
             .requests
             .get_or_create(&RequestLabels {

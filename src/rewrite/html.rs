@@ -252,10 +252,6 @@ impl PageRewriter {
         lock(&self.state).counts
     }
 
-    pub fn injected(&self) -> bool {
-        self.injected.load(Ordering::Relaxed)
-    }
-
     fn take_output(&self) -> Vec<u8> {
         std::mem::take(&mut *self.output.lock().unwrap_or_else(PoisonError::into_inner))
     }
