@@ -33,5 +33,7 @@ pub mod demo;
 pub mod privacy;
 pub mod proxy;
 pub mod rewrite;
+pub mod secrets;
 pub mod server;
+pub mod store;
 pub mod telemetry;

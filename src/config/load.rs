@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
-use super::{Config, ConfigError, PrivacyConfig, Problem, ServerConfig, SiteConfig, validate};
+use super::{
+    Config, ConfigError, PrivacyConfig, Problem, RetentionConfig, ServerConfig, SiteConfig,
+    StorageConfig, validate,
+};
 
 pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> {
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
@@ -16,6 +19,8 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
 
     let server = take_section::<ServerConfig>(&mut table, "server", &mut problems);
     let privacy = take_section::<PrivacyConfig>(&mut table, "privacy", &mut problems);
+    let storage = take_section::<StorageConfig>(&mut table, "storage", &mut problems);
+    let retention = take_section::<RetentionConfig>(&mut table, "retention", &mut problems);
     let sites = match table.remove("site") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -34,7 +39,7 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     for key in table.keys() {
         problems.push(Problem::global(
             key.as_str(),
-            "unknown section (expected `server`, `privacy` or `site`)",
+            "unknown section (expected `server`, `privacy`, `storage`, `retention` or `site`)",
         ));
     }
 
@@ -42,13 +47,16 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     let mut server = server;
     resolve_paths(&source, server.as_mut(), &mut sites);
     validate::check_sites(&mut sites, &mut problems);
-    let (Some(server), Some(privacy)) = (server, privacy) else {
+    let (Some(server), Some(privacy), Some(storage), Some(retention)) =
+        (server, privacy, storage, retention)
+    else {
         return Err(ConfigError {
             file: source,
             problems,
         });
     };
     validate::check_server(&server, &privacy, &sites, &mut problems);
+    validate::check_storage(&storage, &retention, &mut problems);
     if !problems.is_empty() {
         return Err(ConfigError {
             file: source,
@@ -59,6 +67,8 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         source,
         server,
         privacy,
+        storage,
+        retention,
         sites,
     })
 }

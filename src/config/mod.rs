@@ -5,6 +5,7 @@
 //! turns a protection off. Loading collects *every* problem it can find and names the
 //! file, the site and the field of each (see [`ConfigError`]).
 
+pub mod banner;
 mod error;
 mod load;
 mod validate;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+pub use banner::{BannerConfig, ServiceConfig};
 pub use error::{ConfigError, Problem};
 
 /// The whole configuration file.
@@ -25,6 +27,8 @@ pub struct Config {
     pub source: PathBuf,
     pub server: ServerConfig,
     pub privacy: PrivacyConfig,
+    pub storage: StorageConfig,
+    pub retention: RetentionConfig,
     pub sites: Vec<SiteConfig>,
 }
 
@@ -209,6 +213,40 @@ impl Default for PrivacyConfig {
     }
 }
 
+/// `[storage]`: where consent records (and later statistics) are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite://FILE`, relative to `data_dir`.
+    pub url: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            url: "sqlite://consent-proxy.db".into(),
+        }
+    }
+}
+
+/// `[retention]`: how long stored data is kept before a background job deletes it
+/// (GDPR art. 5(1)(e), storage limitation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Consent records (proof of consent); default two years.
+    #[serde(with = "humantime_serde")]
+    pub consent_records: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            consent_records: Duration::from_secs(2 * 365 * 24 * 3600),
+        }
+    }
+}
+
 /// One `[[site]]`: a marketing site with its host names and its upstream.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,7 +294,39 @@ pub struct SiteConfig {
     /// as marketing until the visitor accepts it).
     #[serde(default)]
     pub unknown_cookies: crate::consent::enforce::UnknownCookies,
+    /// The categories the banner offers besides `necessary`; default all three.
+    #[serde(default = "choice_categories")]
+    pub categories: Vec<crate::consent::Category>,
+    /// How long a choice (also a refusal) holds before the banner asks again: default six
+    /// months, at most thirteen (CNIL guidance).
+    #[serde(with = "humantime_serde", default = "six_months")]
+    pub consent_lifetime: Duration,
+    /// Categories a Global Privacy Control signal refuses; `marketing` always.
+    #[serde(default)]
+    pub gpc_refuses: Vec<crate::consent::Category>,
+    #[serde(default)]
+    pub banner: BannerConfig,
+    /// The services and cookies the preference centre lists per category.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
 }
+
+fn choice_categories() -> Vec<crate::consent::Category> {
+    use crate::consent::Category;
+    vec![
+        Category::Preferences,
+        Category::Analytics,
+        Category::Marketing,
+    ]
+}
+
+/// Six months as humantime counts them (30.44 days each).
+fn six_months() -> Duration {
+    Duration::from_secs(6 * 2_630_016)
+}
+
+/// The longest a consent may last: thirteen months (CNIL; ePrivacy practice).
+pub const MAX_CONSENT_LIFETIME: Duration = Duration::from_secs(13 * 2_630_016);
 
 /// One `[[site.trackers]]` entry.
 #[derive(Debug, Clone, Deserialize)]
@@ -370,6 +440,12 @@ pub enum Language {
 }
 
 impl Language {
+    pub const ALL: [Language; 4] = [Language::Nl, Language::En, Language::Fr, Language::De];
+
+    pub fn parse(code: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Language::Nl => "nl",

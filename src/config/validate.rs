@@ -181,6 +181,7 @@ pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>)
                 format!("`{id}` is not a GA4 measurement id (G-XXXXXXX)"),
             ));
         }
+        check_consent(site, problems);
         if site.hsts.is_some() && site.tls.is_none() {
             problems.push(Problem::site(
                 &name,
@@ -197,6 +198,137 @@ pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>)
                 format!("{count} sites have this name; names must be unique"),
             ));
         }
+    }
+}
+
+/// Consent lifetime, GPC, categories, banner look and the services list.
+fn check_consent(site: &mut SiteConfig, problems: &mut Vec<Problem>) {
+    use crate::consent::Category;
+    let name = site.name.clone();
+    if site.consent_lifetime > super::MAX_CONSENT_LIFETIME
+        || site.consent_lifetime < std::time::Duration::from_secs(24 * 3600)
+    {
+        problems.push(Problem::site(
+            &name,
+            "consent_lifetime",
+            "must be between 1day and 13months (a choice is kept at most 13 months)",
+        ));
+    }
+    if site.categories.contains(&Category::Necessary) {
+        problems.push(Problem::site(
+            &name,
+            "categories",
+            "lists the categories a visitor chooses; \"necessary\" is always on and not a choice",
+        ));
+    }
+    site.categories.sort();
+    site.categories.dedup();
+    // GPC refuses marketing always (DESIGN.md); a site may add more, never fewer.
+    if !site.gpc_refuses.contains(&Category::Marketing) {
+        site.gpc_refuses.push(Category::Marketing);
+    }
+    if site.gpc_refuses.contains(&Category::Necessary) {
+        problems.push(Problem::site(
+            &name,
+            "gpc_refuses",
+            "\"necessary\" cannot be refused",
+        ));
+    }
+    let colors = &site.banner.colors;
+    for (field, value) in [
+        ("background", &colors.background),
+        ("text", &colors.text),
+        ("button", &colors.button),
+        ("button_text", &colors.button_text),
+    ] {
+        if super::banner::luminance(value).is_none() {
+            problems.push(Problem::site(
+                &name,
+                format!("banner.colors.{field}"),
+                format!("`{value}` is not a colour written as #rrggbb"),
+            ));
+        }
+    }
+    // WCAG 2.2 AA, success criteria 1.4.3 (text 4.5:1) and 1.4.11 (controls 3:1).
+    for (fields, fg, bg, min) in [
+        ("text/background", &colors.text, &colors.background, 4.5),
+        (
+            "button_text/button",
+            &colors.button_text,
+            &colors.button,
+            4.5,
+        ),
+        ("button/background", &colors.button, &colors.background, 3.0),
+    ] {
+        if let Some(ratio) = super::banner::contrast(fg, bg)
+            && ratio < min
+        {
+            problems.push(Problem::site(
+                &name,
+                "banner.colors",
+                format!("contrast of {fields} is {ratio:.2}:1; WCAG 2.2 AA needs at least {min}:1"),
+            ));
+        }
+    }
+    if let Some(logo) = &site.banner.logo
+        && (!logo.starts_with('/') || logo.starts_with("//"))
+    {
+        problems.push(Problem::site(
+            &name,
+            "banner.logo",
+            "must be a path on the site itself (`/logo.svg`): the banner makes no third-party request",
+        ));
+    }
+    for lang in site.banner.texts.keys() {
+        if !site.languages.contains(lang) {
+            problems.push(Problem::site(
+                &name,
+                format!("banner.texts.{}", lang.code()),
+                "is not one of the site's `languages`",
+            ));
+        }
+    }
+    for (i, service) in site.services.iter().enumerate() {
+        if service.name.trim().is_empty() || service.provider.trim().is_empty() {
+            problems.push(Problem::site(
+                &name,
+                format!("services[{i}]"),
+                "needs a `name` and a `provider`",
+            ));
+        }
+        if service.category != Category::Necessary && !site.categories.contains(&service.category) {
+            problems.push(Problem::site(
+                &name,
+                format!("services[{i}].category"),
+                format!(
+                    "`{}` is not one of the site's `categories`",
+                    service.category
+                ),
+            ));
+        }
+    }
+}
+
+/// Rules of `[storage]` and `[retention]`.
+pub(super) fn check_storage(
+    storage: &super::StorageConfig,
+    retention: &super::RetentionConfig,
+    problems: &mut Vec<Problem>,
+) {
+    if !storage.url.starts_with("sqlite://") || storage.url.len() <= "sqlite://".len() {
+        problems.push(Problem::global(
+            "storage.url",
+            format!(
+                "`{}` is not supported: use `sqlite://FILE` (relative to `data_dir`)",
+                storage.url
+            ),
+        ));
+    }
+    if retention.consent_records < std::time::Duration::from_secs(30 * 24 * 3600) {
+        problems.push(Problem::global(
+            "retention.consent_records",
+            "must be at least 30days: proof of consent has to outlive the consent itself",
+        ));
     }
 }
 

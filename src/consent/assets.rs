@@ -18,6 +18,11 @@ static ASSETS: &[Asset] = &[
         body: include_str!("../../assets/banner/banner.js"),
     },
     Asset {
+        path: "/_cp/banner.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../assets/banner/banner.css"),
+    },
+    Asset {
         path: "/_cp/consent-mode.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/banner/consent-mode.js"),

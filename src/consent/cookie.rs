@@ -9,7 +9,7 @@
 //! unknown-version or expired cookie counts as no decision at all.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -42,36 +42,7 @@ impl CookieKey {
     /// Reads `data_dir/secret.key`, creating it with 32 random bytes (mode 0600) on first
     /// start.
     pub fn load_or_create(data_dir: &Path) -> io::Result<CookieKey> {
-        let path = data_dir.join(KEY_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) if bytes.len() >= 32 => return Ok(CookieKey::from_bytes(&bytes)),
-            Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("`{}` is shorter than 32 bytes", path.display()),
-                ));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let mut bytes = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .map_err(|_| io::Error::other("no system randomness"))?;
-        // Written under a temporary name and renamed, so a crash never leaves half a key.
-        let tmp = data_dir.join(format!("{KEY_FILE}.tmp"));
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, &path)?;
+        let bytes = crate::secrets::load_or_create(&data_dir.join(KEY_FILE), 32, Vec::from)?;
         Ok(CookieKey::from_bytes(&bytes))
     }
 }

@@ -7,15 +7,28 @@
 pub mod assets;
 pub mod category;
 pub mod cookie;
+pub mod endpoint;
 pub mod enforce;
+pub mod texts;
+pub mod ui;
 
 pub use category::{Category, CategorySet};
+
+/// Whether the browser sends a Global Privacy Control signal (`Sec-GPC: 1`).
+pub fn gpc(headers: &http::HeaderMap) -> bool {
+    headers.get("sec-gpc").is_some_and(|v| v.as_bytes() == b"1")
+}
 
 /// What one request may contain, decided on the server before the response is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsentState {
     granted: CategorySet,
     decided: bool,
+    /// The consent id and when it was given, shown to the visitor in the preference
+    /// centre so they can exercise their rights (GDPR arts. 15–17) and found in the records.
+    record: Option<(cookie::ConsentId, u32)>,
+    /// A Global Privacy Control signal refused some categories of this request.
+    gpc: bool,
 }
 
 impl ConsentState {
@@ -24,6 +37,8 @@ impl ConsentState {
         ConsentState {
             granted: CategorySet::NECESSARY_ONLY,
             decided: false,
+            record: None,
+            gpc: false,
         }
     }
 
@@ -32,7 +47,27 @@ impl ConsentState {
         ConsentState {
             granted: granted.with(Category::Necessary),
             decided: true,
+            record: None,
+            gpc: false,
         }
+    }
+
+    /// The state a verified consent cookie carries.
+    pub fn from_cookie(cookie: &cookie::ConsentCookie) -> ConsentState {
+        ConsentState {
+            record: Some((cookie.id, cookie.issued)),
+            ..ConsentState::decided(cookie.granted)
+        }
+    }
+
+    /// The consent id and the time (Unix seconds) it was given.
+    pub fn record(&self) -> Option<(cookie::ConsentId, u32)> {
+        self.record
+    }
+
+    /// Whether a Global Privacy Control signal refused something.
+    pub fn gpc(&self) -> bool {
+        self.gpc
     }
 
     pub fn granted(&self) -> CategorySet {
@@ -43,12 +78,16 @@ impl ConsentState {
         self.decided
     }
 
-    /// The same state with `category` refused (Global Privacy Control).
+    /// The same state with `categories` refused by a Global Privacy Control signal.
     #[must_use]
-    pub fn refusing(self, category: Category) -> ConsentState {
+    pub fn refusing_by_gpc(self, categories: &[Category]) -> ConsentState {
         ConsentState {
-            granted: self.granted.without(category),
-            decided: self.decided,
+            granted: categories
+                .iter()
+                .filter(|c| **c != Category::Necessary)
+                .fold(self.granted, |set, c| set.without(*c)),
+            gpc: true,
+            ..self
         }
     }
 

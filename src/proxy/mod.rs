@@ -34,6 +34,7 @@ use crate::consent::enforce::{self, Enforced};
 use crate::consent::{self, ConsentState};
 use crate::privacy::{AnonymizedIp, IpAnonymizer};
 use crate::rewrite;
+use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::{CookieLabels, NeutralisedLabels, RequestLabels, SiteLabels};
 use body::{IdleTimeout, ProxyBody};
@@ -42,7 +43,6 @@ use route::{HostError, Router, Site};
 use upstream::{Failure, UpstreamPool};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static SEC_GPC: HeaderName = HeaderName::from_static("sec-gpc");
 /// RFC 9110 §7.6.3: a proxy MUST add itself to `Via` in both directions.
 static VIA_SELF: &str = "1.1 consent-proxy";
 
@@ -72,6 +72,8 @@ pub struct Proxy {
     no_site: Arc<str>,
     /// Verifies `cp_consent` cookies.
     key: Arc<CookieKey>,
+    /// Where consent records go.
+    store: Store,
 }
 
 /// Facts about one request, gathered on the way for the logging phase.
@@ -94,7 +96,7 @@ struct Exchange {
 }
 
 impl Proxy {
-    pub fn new(config: &Config, metrics: Arc<Metrics>, key: Arc<CookieKey>) -> Proxy {
+    pub fn new(config: &Config, metrics: Arc<Metrics>, key: Arc<CookieKey>, store: Store) -> Proxy {
         Proxy {
             router: Router::new(config),
             trusted: TrustedProxies::new(config.server.trusted_proxies.iter().map(|c| c.0)),
@@ -111,6 +113,7 @@ impl Proxy {
             request_ids: RequestIds::new(),
             no_site: Arc::from("-"),
             key,
+            store,
         }
     }
 
@@ -138,10 +141,9 @@ impl Proxy {
         let mut resp = match self.request_filter(&req, conn) {
             Err(refusal) => refusal.into_response(),
             Ok(site) if req.uri().path().starts_with("/_cp/") => {
-                ex.site = Some(site);
+                ex.site = Some(Arc::clone(&site));
                 // The proxy's own endpoints are answered here and never forwarded.
-                consent::assets::serve(req.method(), req.uri().path())
-                    .unwrap_or_else(|| error_page::page(StatusCode::NOT_FOUND))
+                self.own_endpoint(req, conn, &site, &ex).await
             }
             Ok(site) => {
                 ex.site = Some(Arc::clone(&site));
@@ -200,6 +202,47 @@ impl Proxy {
         Ok(Arc::clone(site))
     }
 
+    /// `/_cp/…`: the consent endpoint, the banner's document, the embedded assets.
+    async fn own_endpoint(
+        &self,
+        req: Request<Incoming>,
+        conn: &ConnInfo,
+        site: &Site,
+        ex: &Exchange,
+    ) -> Response<ProxyBody> {
+        match req.uri().path() {
+            "/_cp/consent" => {
+                let proto = forwarding::visitor_proto(req.headers(), ex.peer_trusted, conn.tls);
+                let host = req
+                    .uri()
+                    .authority()
+                    .map(|a| a.as_str().to_owned())
+                    .or_else(|| {
+                        req.headers()
+                            .get(header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_default();
+                let ctx = consent::endpoint::Context {
+                    site,
+                    key: &self.key,
+                    store: &self.store,
+                    client: self.anonymizer.anonymize(ex.client),
+                    proto,
+                    host: &host,
+                    idle_timeout: self.timeouts.idle_body,
+                };
+                consent::endpoint::record(req, &ctx).await
+            }
+            "/_cp/banner.json" => {
+                consent::endpoint::banner_document(req.method(), req.uri().query(), site)
+            }
+            path => consent::assets::serve(req.method(), path)
+                .unwrap_or_else(|| error_page::page(StatusCode::NOT_FOUND)),
+        }
+    }
+
     /// The consent this request carries: a verified `cp_consent` for this site and policy
     /// version, else undecided.
     fn consent_of(&self, headers: &http::HeaderMap, site: &Site) -> ConsentState {
@@ -211,13 +254,13 @@ impl Proxy {
                 ConsentCookie::verify(value, &self.key, &site.name, &site.policy_version, now)
             })
             .map_or(ConsentState::undecided(), |cookie| {
-                ConsentState::decided(cookie.granted)
+                ConsentState::from_cookie(&cookie)
             });
-        // Global Privacy Control (`Sec-GPC: 1`): an opt-out of marketing, honoured without
-        // a click and over an earlier grant (binding under CCPA/CPRA; a clear signal under
-        // the GDPR).
-        if headers.get(&SEC_GPC).is_some_and(|v| v.as_bytes() == b"1") {
-            return state.refusing(consent::Category::Marketing);
+        // Global Privacy Control (`Sec-GPC: 1`): an opt-out of marketing (and what the
+        // site adds), honoured without a click and over an earlier grant (binding under
+        // CCPA/CPRA; a clear signal under the GDPR).
+        if consent::gpc(headers) {
+            return state.refusing_by_gpc(&site.gpc_refuses);
         }
         state
     }
@@ -248,6 +291,7 @@ impl Proxy {
             accept_encoding: parts.headers.get(header::ACCEPT_ENCODING).cloned(),
             proto,
             host: visitor_host.clone(),
+            accept_language: parts.headers.get(header::ACCEPT_LANGUAGE).cloned(),
         });
         // Ask the upstream only for codings the rewriter can decode, and the visitor can
         // take if the response passes through untouched.
@@ -401,6 +445,12 @@ impl Proxy {
             loader: Arc::from(rewrite::inject::loader(
                 &site.rewrite.loader,
                 &ex.consent,
+                site.ui.negotiate(
+                    ex.facts
+                        .as_ref()
+                        .and_then(|f| f.accept_language.as_ref())
+                        .and_then(|v| v.to_str().ok()),
+                ),
                 csp.nonce.as_deref(),
             )),
             language: site.rewrite.language,

@@ -26,6 +26,12 @@ pub struct Site {
     /// Tracker rules and loader settings for this site's pages.
     pub rewrite: SiteRewrite,
     pub unknown_cookies: crate::consent::enforce::UnknownCookies,
+    /// The banner's documents, languages and the categories offered.
+    pub ui: crate::consent::ui::SiteUi,
+    /// How long a consent cookie lasts.
+    pub consent_lifetime: std::time::Duration,
+    /// Categories a `Sec-GPC: 1` request refuses.
+    pub gpc_refuses: Vec<crate::consent::Category>,
 }
 
 impl Site {
@@ -53,6 +59,9 @@ impl Site {
             // Validation compiled the same rules already; they cannot fail here.
             rewrite: SiteRewrite::new(site, limits.html_rewrite_memory).ok()?,
             unknown_cookies: site.unknown_cookies,
+            ui: crate::consent::ui::SiteUi::new(site),
+            consent_lifetime: site.consent_lifetime,
+            gpc_refuses: site.gpc_refuses.clone(),
         })
     }
 }

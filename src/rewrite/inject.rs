@@ -7,19 +7,29 @@
 
 use std::fmt::Write as _;
 
+use crate::config::Language;
 use crate::consent::ConsentState;
 
 /// Per-site facts the loader needs, fixed at config load.
 #[derive(Debug, Clone)]
 pub struct LoaderConfig {
     pub site: String,
+    /// The banner's languages, for choosing by `<html lang>` when `Accept-Language` did not.
+    pub languages: Vec<&'static str>,
+    /// Show the floating settings button on every page.
+    pub floating_button: bool,
     /// Inject Consent Mode v2 defaults (`mode = "client"` sites).
     pub consent_mode: bool,
 }
 
-/// The loader HTML for one response.
-pub fn loader(config: &LoaderConfig, consent: &ConsentState, nonce: Option<&str>) -> String {
-    let mut state = String::with_capacity(96);
+/// The loader HTML for one response; `lang` is the banner language `Accept-Language` chose.
+pub fn loader(
+    config: &LoaderConfig,
+    consent: &ConsentState,
+    lang: Option<Language>,
+    nonce: Option<&str>,
+) -> String {
+    let mut state = String::with_capacity(160);
     let _ = write!(
         state,
         "{{\"site\":\"{}\",\"decided\":{},\"granted\":[",
@@ -31,6 +41,26 @@ pub fn loader(config: &LoaderConfig, consent: &ConsentState, nonce: Option<&str>
             state.push(',');
         }
         let _ = write!(state, "\"{category}\"");
+    }
+    state.push(']');
+    if let Some((id, issued)) = consent.record() {
+        let _ = write!(state, ",\"id\":\"{id}\",\"date\":{issued}");
+    }
+    if config.floating_button {
+        state.push_str(",\"fb\":true");
+    }
+    if consent.gpc() {
+        state.push_str(",\"gpc\":true");
+    }
+    if let Some(lang) = lang {
+        let _ = write!(state, ",\"lang\":\"{}\"", lang.code());
+    }
+    state.push_str(",\"langs\":[");
+    for (i, code) in config.languages.iter().enumerate() {
+        if i > 0 {
+            state.push(',');
+        }
+        let _ = write!(state, "\"{code}\"");
     }
     state.push_str("]}");
     let state = escape_attr(&state);
@@ -78,12 +108,19 @@ mod tests {
     fn loader_carries_state_and_nonce() {
         let config = LoaderConfig {
             site: "voipexpress-nl".into(),
+            languages: vec!["nl", "en"],
+            floating_button: false,
             consent_mode: true,
         };
-        let html = loader(&config, &ConsentState::undecided(), Some("n0nce"));
+        let html = loader(
+            &config,
+            &ConsentState::undecided(),
+            Some(Language::En),
+            Some("n0nce"),
+        );
         assert!(html.starts_with("<script src=\"/_cp/consent-mode.js\""));
         assert!(html.contains(
-            "data-cp-state=\"{&quot;site&quot;:&quot;voipexpress-nl&quot;,&quot;decided&quot;:false,&quot;granted&quot;:[&quot;necessary&quot;]}\""
+            "data-cp-state=\"{&quot;site&quot;:&quot;voipexpress-nl&quot;,&quot;decided&quot;:false,&quot;granted&quot;:[&quot;necessary&quot;],&quot;lang&quot;:&quot;en&quot;,&quot;langs&quot;:[&quot;nl&quot;,&quot;en&quot;]}\""
         ));
         assert_eq!(html.matches("nonce=\"n0nce\"").count(), 2);
         assert!(!html.contains("<script>"), "no inline script");

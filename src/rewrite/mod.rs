@@ -38,6 +38,8 @@ impl SiteRewrite {
             rules: Arc::new(Rules::compile(&tracker_specs(&site.trackers))?),
             loader: inject::LoaderConfig {
                 site: site.name.clone(),
+                languages: site.languages.iter().map(|l| l.code()).collect(),
+                floating_button: site.banner.floating_button,
                 consent_mode: site
                     .ga
                     .as_ref()
@@ -79,6 +81,8 @@ pub struct RequestFacts {
     pub proto: &'static str,
     /// The visitor's `Host` (with port).
     pub host: Option<HeaderValue>,
+    /// The visitor's `Accept-Language`, for the banner's language.
+    pub accept_language: Option<HeaderValue>,
 }
 
 impl RequestFacts {
@@ -263,6 +267,7 @@ mod tests {
             accept_encoding: Some(HeaderValue::from_static("gzip, br")),
             proto: "https",
             host: Some(HeaderValue::from_static("voipexpress.nl")),
+            accept_language: None,
         }
     }
 

@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, ConfigError};
 use crate::consent::cookie::CookieKey;
 use crate::proxy::Proxy;
+use crate::store::Store;
 use crate::telemetry::Metrics;
 use tls::CertStore;
 
@@ -42,13 +43,14 @@ impl State {
         config: Config,
         metrics: &Arc<Metrics>,
         key: &Arc<CookieKey>,
+        store: &Store,
     ) -> Result<State, ConfigError> {
         let certs = CertStore::load(&config).map_err(|problems| ConfigError {
             file: config.source.clone(),
             problems,
         })?;
         Ok(State {
-            proxy: Proxy::new(&config, Arc::clone(metrics), Arc::clone(key)),
+            proxy: Proxy::new(&config, Arc::clone(metrics), Arc::clone(key), store.clone()),
             certs,
             config: Arc::new(config),
         })
@@ -75,6 +77,13 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot open the store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot read or create the admin token in `{path}`: {source}")]
+    AdminToken {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start worker threads: {0}")]
     Worker(std::io::Error),
     #[error("TLS setup failed: {0}")]
@@ -87,6 +96,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// Signs consent cookies; loaded once, kept across reloads.
     key: Arc<CookieKey>,
+    /// Opened once; a reload cannot move it.
+    store: Store,
     /// Built once: protocol settings and limits apply to every connection.
     builder: auto::Builder<TokioExecutor>,
     tls: Option<TlsAcceptor>,
@@ -106,6 +117,7 @@ pub struct ServerHandle {
     shared: Arc<Shared>,
     shutdown_tx: watch::Sender<bool>,
     admin: Option<JoinHandle<()>>,
+    retention_job: JoinHandle<()>,
     workers: workers::Workers,
     grace: Duration,
 }
@@ -130,7 +142,16 @@ pub async fn start_with_metrics(
             source,
         })?,
     );
-    let state = Arc::new(ArcSwap::from_pointee(State::build(config, &metrics, &key)?));
+    let store = Store::open(&config.storage.url, &server.data_dir).await?;
+    let admin_token = crate::dashboard::auth::AdminToken::load_or_create(&server.data_dir)
+        .map_err(|source| StartError::AdminToken {
+            path: server.data_dir.clone(),
+            source,
+        })?;
+    let retention = config.retention.clone();
+    let state = Arc::new(ArcSwap::from_pointee(State::build(
+        config, &metrics, &key, &store,
+    )?));
     let tls = if server.tls_listen.is_empty() {
         None
     } else {
@@ -144,6 +165,7 @@ pub async fn start_with_metrics(
         state,
         metrics: Arc::clone(&metrics),
         key,
+        store: store.clone(),
         builder: connection_builder(&server),
         tls,
         handshake_timeout: server.timeouts.header_read,
@@ -180,14 +202,23 @@ pub async fn start_with_metrics(
             let local = listener.local_addr().unwrap_or(addr);
             let task = tokio::spawn(crate::dashboard::serve(
                 listener,
-                Arc::clone(&metrics),
-                shutdown_rx,
+                crate::dashboard::Admin {
+                    metrics: Arc::clone(&metrics),
+                    store: store.clone(),
+                    token: Arc::new(admin_token),
+                },
+                shutdown_rx.clone(),
             ));
             (Some(task), Some(local))
         }
         None => (None, None),
     };
     let workers = workers::spawn(per_worker, &shared).map_err(StartError::Worker)?;
+    let retention_job = tokio::spawn(crate::store::retention::run(
+        store.clone(),
+        retention,
+        shutdown_rx,
+    ));
     for addr in &http_addrs {
         tracing::info!(%addr, "listening for HTTP");
     }
@@ -204,6 +235,7 @@ pub async fn start_with_metrics(
         shared,
         shutdown_tx,
         admin,
+        retention_job,
         workers,
         grace: server.timeouts.shutdown_grace,
     })
@@ -244,7 +276,12 @@ impl ServerHandle {
         {
             tracing::warn!("listener addresses changed: they take effect after a restart");
         }
-        let state = State::build(config, &self.shared.metrics, &self.shared.key)?;
+        let state = State::build(
+            config,
+            &self.shared.metrics,
+            &self.shared.key,
+            &self.shared.store,
+        )?;
         self.shared.state.store(Arc::new(state));
         Ok(())
     }
@@ -256,6 +293,7 @@ impl ServerHandle {
         if let Some(admin) = self.admin {
             let _ = admin.await;
         }
+        let _ = self.retention_job.await;
         let connections = &self.shared.connections;
         connections.close();
         if tokio::time::timeout(self.grace, connections.wait())

@@ -1,0 +1,313 @@
+//! The proxy's own consent endpoints on every site's host:
+//!
+//! - `GET /_cp/banner.json?lang=xx` — the banner's texts, categories and services;
+//! - `POST /_cp/consent` — a visitor's choice: validated, recorded durably, then answered
+//!   with the signed `cp_consent` cookie and expiring cookies for what was refused.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+
+use super::cookie::{ConsentCookie, ConsentId, CookieKey};
+use super::enforce::{self, Enforced};
+use super::{Category, CategorySet, ConsentState};
+use crate::config::Language;
+use crate::privacy::{AnonymizedIp, BrowserFamily};
+use crate::proxy::body::{ProxyBody, full};
+use crate::proxy::route::Site;
+use crate::store::{ConsentRecord, Method as ChoiceMethod, Store};
+
+/// A consent body is a few dozen bytes; anything near this is not a browser's choice.
+const MAX_BODY: usize = 4096;
+
+/// What the consent endpoint needs from the proxy besides the request.
+pub struct Context<'a> {
+    pub site: &'a Site,
+    pub key: &'a CookieKey,
+    pub store: &'a Store,
+    pub client: AnonymizedIp,
+    /// `http` or `https`, as the visitor spoke.
+    pub proto: &'static str,
+    /// The visitor's `Host`.
+    pub host: &'a str,
+    pub idle_timeout: std::time::Duration,
+}
+
+/// `GET /_cp/banner.json?lang=xx`.
+pub fn banner_document(method: &Method, query: Option<&str>, site: &Site) -> Response<ProxyBody> {
+    if method != Method::GET && method != Method::HEAD {
+        return refuse_method("GET, HEAD");
+    }
+    let lang = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("lang="))
+        .and_then(Language::parse);
+    let (_, doc) = site.ui.document(lang);
+    let body = if method == Method::HEAD {
+        Bytes::new()
+    } else {
+        doc
+    };
+    let mut resp = Response::new(full(body));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// The body of `POST /_cp/consent`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Choice {
+    method: ChoiceMethod,
+    /// For `custom`: the categories granted. Ignored for `accept-all` / `reject-all`.
+    #[serde(default)]
+    granted: Vec<String>,
+    /// The banner's language when the choice was made.
+    #[serde(default)]
+    language: Option<String>,
+}
+
+/// `POST /_cp/consent`.
+pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<ProxyBody> {
+    if req.method() != Method::POST {
+        return refuse_method("POST");
+    }
+    if let Err(status) = same_origin(req.headers(), ctx) {
+        return problem(status, "consent is only accepted from the site's own pages");
+    }
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be application/json",
+        );
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return problem(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+    }
+    let (parts, body) = req.into_parts();
+    let collected =
+        tokio::time::timeout(ctx.idle_timeout, Limited::new(body, MAX_BODY).collect()).await;
+    let bytes = match collected {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return problem(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+        }
+        Ok(Err(_)) => return problem(StatusCode::BAD_REQUEST, "the body could not be read"),
+        Err(_) => return problem(StatusCode::REQUEST_TIMEOUT, "the body took too long"),
+    };
+    // serde_json refuses nesting deeper than 128 levels, so a stranger's deeply nested
+    // body is an error, not a stack overflow.
+    let choice: Choice = match serde_json::from_slice(&bytes) {
+        Ok(choice) => choice,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("invalid choice: {e}")),
+    };
+    let granted = match granted(&choice, ctx.site) {
+        Ok(granted) => granted,
+        Err(message) => return problem(StatusCode::UNPROCESSABLE_ENTITY, &message),
+    };
+    answer(&parts.headers, &choice, granted, ctx).await
+}
+
+/// The categories a choice grants, checked against the site's.
+fn granted(choice: &Choice, site: &Site) -> Result<CategorySet, String> {
+    let offered = site.ui.choices;
+    match choice.method {
+        ChoiceMethod::AcceptAll => Ok(offered.with(Category::Necessary)),
+        ChoiceMethod::RejectAll => Ok(CategorySet::NECESSARY_ONLY),
+        ChoiceMethod::Custom => {
+            let mut set = CategorySet::NECESSARY_ONLY;
+            for name in &choice.granted {
+                let category = Category::parse(name)
+                    .filter(|c| *c == Category::Necessary || offered.contains(*c))
+                    .ok_or_else(|| {
+                        let shown: String = name.chars().take(40).collect();
+                        format!("`{shown}` is not a category of this site")
+                    })?;
+                set = set.with(category);
+            }
+            Ok(set)
+        }
+    }
+}
+
+async fn answer(
+    headers: &HeaderMap,
+    choice: &Choice,
+    granted: CategorySet,
+    ctx: &Context<'_>,
+) -> Response<ProxyBody> {
+    let site = ctx.site;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // A visitor who changes their mind keeps their consent id: the records then show the
+    // whole history of one visitor's choices.
+    let id = super::cookie::find(headers)
+        .and_then(|v| ConsentCookie::verify(v, ctx.key, &site.name, &site.policy_version, now))
+        .map_or_else(ConsentId::random, |c| c.id);
+    let gpc = super::gpc(headers);
+    let mut state = ConsentState::decided(granted);
+    if gpc {
+        state = state.refusing_by_gpc(&site.gpc_refuses);
+    }
+    let granted = state.granted();
+    let offered = site.ui.choices;
+    let refused: CategorySet = offered.iter().filter(|c| !granted.contains(*c)).collect();
+    let issued = u32::try_from(now).unwrap_or(u32::MAX);
+    let expires =
+        issued.saturating_add(u32::try_from(site.consent_lifetime.as_secs()).unwrap_or(u32::MAX));
+    let language = choice
+        .language
+        .as_deref()
+        .and_then(Language::parse)
+        .filter(|l| site.ui.languages.contains(l))
+        .unwrap_or(site.ui.default_language);
+    let record = ConsentRecord {
+        id,
+        site: site.name.to_string(),
+        recorded_at: i64::from(issued),
+        expires_at: i64::from(expires),
+        policy_version: site.policy_version.to_string(),
+        granted,
+        refused,
+        method: choice.method,
+        gpc,
+        language: language.code(),
+        ip: ctx.client,
+        browser: BrowserFamily::of(
+            headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
+    };
+    // Proof first (GDPR art. 7(1)): no cookie is set for a choice that is not on disk.
+    if let Err(e) = ctx.store.record_consent(&record).await {
+        tracing::error!(site = %site.name, error = %e, "cannot store a consent record");
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the choice could not be recorded; please try again",
+        );
+    }
+
+    let cookie = ConsentCookie {
+        id,
+        granted,
+        issued,
+        expires,
+    };
+    let secure = ctx.proto == "https";
+    let set_cookie = format!(
+        "{}={}; Path=/; Max-Age={}; SameSite=Lax; HttpOnly{}",
+        super::cookie::NAME,
+        cookie.encode(ctx.key, &site.name, &site.policy_version),
+        site.consent_lifetime.as_secs(),
+        if secure { "; Secure" } else { "" }
+    );
+    let body = serde_json::json!({
+        "id": id.to_string(),
+        "date": issued,
+        "expires": expires,
+        "granted": granted.iter().map(Category::as_str).collect::<Vec<_>>(),
+        "refused": refused.iter().map(Category::as_str).collect::<Vec<_>>(),
+        "gpc": gpc,
+    });
+    let mut resp = Response::new(full(Bytes::from(body.to_string())));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&set_cookie) {
+        h.append(header::SET_COOKIE, v);
+    }
+    // Withdrawal takes effect at once (GDPR art. 7(3)): cookies of what is now refused
+    // that the browser still holds are expired on this very answer.
+    let mut held = headers.clone();
+    let mut enforced = Enforced::default();
+    enforce::strip_request_cookies(
+        &mut held,
+        &site.rewrite.rules,
+        &state,
+        site.unknown_cookies,
+        &mut enforced,
+    );
+    for (name, _) in &enforced.stripped {
+        for value in enforce::expiry_cookies(name, ctx.host, secure) {
+            h.append(header::SET_COOKIE, value);
+        }
+    }
+    resp
+}
+
+/// Cross-site request forgery guard: a consent comes from the site's own pages only.
+/// Browsers send `Sec-Fetch-Site` (Fetch Metadata) and `Origin` with every `fetch` POST.
+fn same_origin(headers: &HeaderMap, ctx: &Context<'_>) -> Result<(), StatusCode> {
+    let fetch_site = headers.get("sec-fetch-site");
+    let origin = headers.get(header::ORIGIN);
+    if fetch_site.is_none() && origin.is_none() {
+        return Err(StatusCode::FORBIDDEN);
+    }
+    if let Some(v) = fetch_site
+        && v.as_bytes() != b"same-origin"
+    {
+        return Err(StatusCode::FORBIDDEN);
+    }
+    if let Some(v) = origin {
+        let expected = format!("{}://{}", ctx.proto, ctx.host);
+        if !v.as_bytes().eq_ignore_ascii_case(expected.as_bytes()) {
+            return Err(StatusCode::FORBIDDEN);
+        }
+    }
+    Ok(())
+}
+
+fn refuse_method(allow: &'static str) -> Response<ProxyBody> {
+    let mut resp = problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// A JSON error answer; `message` is ours, never the stranger's input unescaped.
+fn problem(status: StatusCode, message: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({ "error": message }).to_string();
+    let mut resp = Response::new(full(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

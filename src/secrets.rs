@@ -1,0 +1,50 @@
+//! Secrets kept in the data directory (the consent-cookie signing key, the admin API
+//! token): created on first start from the system's randomness, mode 0600, and never
+//! rewritten, so restarts and replicas sharing the directory agree.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// Reads `path`, or creates it with `encode(32 random bytes)` when it does not exist.
+/// A file shorter than `min_len` is an error, not silently replaced: another replica or
+/// an operator may rely on it.
+pub fn load_or_create(
+    path: &Path,
+    min_len: usize,
+    encode: impl FnOnce([u8; 32]) -> Vec<u8>,
+) -> io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.len() >= min_len => return Ok(bytes),
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("`{}` is shorter than {min_len} bytes", path.display()),
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut random = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut random)
+        .map_err(|_| io::Error::other("no system randomness"))?;
+    let bytes = encode(random);
+    // Written under a temporary name and renamed, so a crash never leaves half a secret.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(bytes)
+}

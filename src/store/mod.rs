@@ -1,0 +1,68 @@
+//! Durable storage: the consent records now, the statistics later.
+//!
+//! SQLite is the embedded default: one file in the data directory, zero setup. The
+//! database runs in WAL mode with `synchronous = FULL`, so a record is on disk when its
+//! insert returns — the proxy answers a consent only after that (GDPR art. 7(1): the
+//! controller must be able to demonstrate consent).
+
+pub mod consents;
+pub mod retention;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use consents::{ConsentQuery, ConsentRecord, Method, StoredConsent};
+
+/// Why the store could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage url `{0}` is not supported (use `sqlite://FILE`)")]
+    Unsupported(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The store, shared by every worker and the admin listener.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database named by `url`, relative to `data_dir`,
+    /// and brings its schema up to date.
+    pub async fn open(url: &str, data_dir: &Path) -> Result<Store, StoreError> {
+        let file = url
+            .strip_prefix("sqlite://")
+            .ok_or_else(|| StoreError::Unsupported(url.to_owned()))?;
+        let path = data_dir.join(file);
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        for statement in consents::SCHEMA {
+            sqlx::query(statement).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
