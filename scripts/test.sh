@@ -10,11 +10,17 @@ command -v kill >/dev/null 2>&1 || need_apt+=(procps)
 # Browser tests drive Debian's Chromium over WebDriver; nothing downloads a browser.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# The banner's accessibility scan injects axe-core, from the npm registry.
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing test dependencies: ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if [ ! -f tests/axe/node_modules/axe-core/axe.min.js ]; then
+    npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error
 fi
 
 # Library, binary and integration tests. (Benchmarks are compiled by clippy in .ci/run

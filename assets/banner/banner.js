@@ -181,7 +181,7 @@
     if (!services.length) { return h("p", { "class": "cp-muted" }, [t.noServices]); }
     return h("details", {}, [
       h("summary", {}, [t.services + " (" + services.length + ")"]),
-      h("div", { "class": "cp-scroll" }, services.map(function (s) {
+      h("div", { "class": "cp-scroll", tabindex: "0", role: "region", "aria-label": t.services }, services.map(function (s) {
         return h("div", { "class": "cp-service" }, [
           h("h4", {}, [s.name]),
           h("p", {}, [t.provider + ": " + s.provider + ". " + s.purpose + " ",

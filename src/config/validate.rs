@@ -408,4 +408,42 @@ mod tests {
         assert!(check_upstream("http://x/path").is_err());
         assert!(check_upstream("not a url").is_err());
     }
+
+    fn problems(site_extra: &str, extra_sections: &str) -> String {
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n{extra_sections}\n[[site]]\nname = \"be\"\nhosts = [\"zonenummer.be\"]\nupstream = \"http://127.0.0.1:1\"\njurisdiction = \"be\"\n{site_extra}"
+        );
+        match crate::config::Config::parse("t.toml", &text) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn consent_settings_are_checked_with_site_and_field() {
+        assert_eq!(problems("", ""), "");
+        let e = problems("consent_lifetime = \"14months\"", "");
+        assert!(e.contains("site `be`: field `consent_lifetime`"), "{e}");
+        let e = problems("[site.banner.colors]\nbutton = \"#9ab\"", "");
+        assert!(e.contains("field `banner.colors.button`"), "{e}");
+        let e = problems("[site.banner.colors]\ntext = \"#999999\"", "");
+        assert!(e.contains("contrast of text/background is 2.85:1"), "{e}");
+        let e = problems("[site.banner]\nlogo = \"https://cdn.example/logo.svg\"", "");
+        assert!(e.contains("field `banner.logo`"), "{e}");
+        let e = problems("categories = [\"necessary\", \"analytics\"]", "");
+        assert!(e.contains("field `categories`"), "{e}");
+        let e = problems(
+            "categories = [\"analytics\"]\n[[site.services]]\nname = \"Pixel\"\nprovider = \"Meta\"\ncategory = \"marketing\"\npurpose = \"ads\"",
+            "",
+        );
+        assert!(e.contains("field `services[0].category`"), "{e}");
+        let e = problems("[site.banner.texts.de]\ntitle = \"Hallo\"", "");
+        assert!(e.contains("field `banner.texts.de`"), "{e}");
+        let e = problems(
+            "",
+            "[storage]\nurl = \"mysql://x\"\n[retention]\nconsent_records = \"1day\"",
+        );
+        assert!(e.contains("field `storage.url`"), "{e}");
+        assert!(e.contains("field `retention.consent_records`"), "{e}");
+    }
 }

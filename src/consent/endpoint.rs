@@ -92,12 +92,17 @@ pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<Proxy
     if let Err(status) = same_origin(req.headers(), ctx) {
         return problem(status, "consent is only accepted from the site's own pages");
     }
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    // Exactly one Content-Type, and JSON: a form or text/plain POST (what a cross-site
+    // page can send without a CORS preflight) never counts.
+    let mut types = req.headers().get_all(header::CONTENT_TYPE).iter();
+    let json = match (types.next(), types.next()) {
+        (Some(v), None) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json")),
+        _ => false,
+    };
     if !json {
         return problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

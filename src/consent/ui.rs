@@ -63,7 +63,7 @@ impl SiteUi {
             let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
             let q = parts
                 .find_map(|p| p.trim().strip_prefix("q="))
-                .map_or(1000, quality);
+                .map_or(1000, |q| crate::rewrite::encoding::parse_q(q).unwrap_or(0));
             if q == 0 {
                 continue;
             }
@@ -74,16 +74,6 @@ impl SiteUi {
             }
         }
         best.map(|(_, lang)| lang)
-    }
-}
-
-/// A q-value in thousandths; malformed counts as 0 (not acceptable).
-fn quality(text: &str) -> u16 {
-    let value: f32 = text.trim().parse().unwrap_or(0.0);
-    if (0.0..=1.0).contains(&value) {
-        (value * 1000.0).round() as u16
-    } else {
-        0
     }
 }
 

@@ -1,7 +1,7 @@
 //! `consent-proxy demo`: a small Dutch VoIP provider's marketing site, with the usual
 //! trackers, served from the binary and put behind the proxy — no files, no setup.
 
-mod site;
+pub mod site;
 
 use std::net::SocketAddr;
 

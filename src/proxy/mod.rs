@@ -238,7 +238,7 @@ impl Proxy {
             "/_cp/banner.json" => {
                 consent::endpoint::banner_document(req.method(), req.uri().query(), site)
             }
-            path => consent::assets::serve(req.method(), path)
+            path => consent::assets::serve(req.method(), path, req.headers())
                 .unwrap_or_else(|| error_page::page(StatusCode::NOT_FOUND)),
         }
     }

@@ -139,7 +139,8 @@ fn consider(best: &mut Option<(Coding, u16)>, coding: Coding, q: u16) {
 }
 
 /// `q` values in thousandths (`0.5` → 500).
-fn parse_q(text: &str) -> Option<u16> {
+/// An RFC 9110 §12.4.2 q-value in thousandths; `None` when malformed.
+pub fn parse_q(text: &str) -> Option<u16> {
     let q: f32 = text.trim().parse().ok()?;
     (0.0..=1.0)
         .contains(&q)

@@ -44,3 +44,55 @@ pub async fn sweep(store: &Store, retention: &RetentionConfig) -> u64 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::CategorySet;
+    use crate::consent::cookie::ConsentId;
+    use crate::privacy::{BrowserFamily, IpAnonymizer};
+    use crate::store::{ConsentQuery, ConsentRecord, Method};
+
+    #[tokio::test]
+    async fn records_past_retention_are_deleted_and_younger_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open("sqlite://r.db", dir.path()).await.unwrap();
+        let now = i64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap();
+        let day = 24 * 3600;
+        for age_days in [800, 700, 1] {
+            let at = now - age_days * day;
+            store
+                .record_consent(&ConsentRecord {
+                    id: ConsentId::random(),
+                    site: "s".into(),
+                    recorded_at: at,
+                    expires_at: at + 180 * day,
+                    policy_version: "1".into(),
+                    granted: CategorySet::NECESSARY_ONLY,
+                    refused: CategorySet::ALL,
+                    method: Method::RejectAll,
+                    gpc: false,
+                    language: "nl",
+                    ip: IpAnonymizer::new(24, 48).anonymize("192.0.2.1".parse().unwrap()),
+                    browser: BrowserFamily::Other,
+                })
+                .await
+                .unwrap();
+        }
+        let two_years = RetentionConfig::default();
+        assert_eq!(
+            sweep(&store, &two_years).await,
+            1,
+            "only the 800-day-old one"
+        );
+        let left = store.consents(&ConsentQuery::default(), 10).await.unwrap();
+        assert_eq!(left.len(), 2);
+        assert!(left.iter().all(|r| r.recorded_at > now - 731 * day));
+    }
+}

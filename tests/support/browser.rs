@@ -14,10 +14,31 @@ pub struct Browser {
     driver: Child,
 }
 
+/// How to start the browser.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Names that resolve to 127.0.0.1 (the test sites).
+    pub hosts: &'a [&'a str],
+    /// Every other name goes to this loopback port (a [`super::recorder::Recorder`]);
+    /// `None`: other names do not resolve.
+    pub recorder: Option<u16>,
+    /// The browser's `Accept-Language`.
+    pub accept_language: Option<&'a str>,
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium whose only resolvable names are `hosts`
     /// (all on 127.0.0.1).
     pub async fn start(hosts: &[&str]) -> Browser {
+        Browser::start_with(&Options {
+            hosts,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(options: &Options<'_>) -> Browser {
+        let hosts = options.hosts;
         // fantoccini's TLS stack enables a second rustls provider; pick ours explicitly.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = {
@@ -43,12 +64,18 @@ impl Browser {
         std::thread::spawn(move || for _ in lines {});
 
         let mut rules: Vec<String> = hosts.iter().map(|h| format!("MAP {h} 127.0.0.1")).collect();
-        rules.push("MAP * ~NOTFOUND".into());
+        rules.push(match options.recorder {
+            Some(port) => format!("MAP * 127.0.0.1:{port}"),
+            None => "MAP * ~NOTFOUND".into(),
+        });
         let profile = tempfile::tempdir().expect("profile").keep();
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
+                "prefs": { "intl.accept_languages": options.accept_language.unwrap_or("en-US,en") },
                 "args": [
+                    // The recorder plays every third party with a self-signed certificate.
+                    "--ignore-certificate-errors",
                     "--headless=new",
                     "--no-sandbox",
                     "--disable-gpu",
@@ -111,6 +138,27 @@ impl Browser {
             .expect("script runs")
     }
 
+    /// Runs a Chrome DevTools Protocol command through chromedriver.
+    pub async fn cdp(&self, cmd: &str, params: serde_json::Value) -> serde_json::Value {
+        self.client
+            .issue_cmd(Cdp {
+                body: json!({ "cmd": cmd, "params": params }).to_string(),
+            })
+            .await
+            .expect("cdp command")
+    }
+
+    /// Sends `Sec-GPC: 1` with every request from now on (Global Privacy Control), as
+    /// Brave, Firefox and DuckDuckGo do when it is switched on.
+    pub async fn enable_gpc(&self) {
+        self.cdp("Network.enable", json!({})).await;
+        self.cdp(
+            "Network.setExtraHTTPHeaders",
+            json!({ "headers": { "Sec-GPC": "1" } }),
+        )
+        .await;
+    }
+
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
@@ -121,5 +169,28 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
+    }
+}
+
+/// chromedriver's CDP passthrough (`POST /session/{id}/goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp {
+    body: String,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.clone()))
     }
 }
