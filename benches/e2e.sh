@@ -14,7 +14,9 @@
 # consent-proxy/nginx ratios. Installs nginx and wrk (Debian) when they are missing.
 # "consent-proxy+consent" is consent-proxy for a visitor whose consent cookie grants every
 # category: the page is not parsed, only the loader is added (the cost of enforcement is
-# the difference to "consent-proxy", an undecided visitor).
+# the difference to "consent-proxy", an undecided visitor). "consent-proxy+rejected" is a
+# visitor who rejected everything and still sends GA's `_ga`: the cookie is verified, the
+# page parsed and neutralised, `_ga` stripped and expired on every answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -176,6 +178,7 @@ done
 
 # After the proxy has created its signing key: a cookie granting every category.
 CONSENTED=$("$BIN" consent-cookie --config "$WORK/cp/proxy.toml" --site bench --grant preferences,analytics,marketing)
+REJECTED=$("$BIN" consent-cookie --config "$WORK/cp/proxy.toml" --site bench --grant "")
 
 # wrk's output to "rps p50_ms p99_ms".
 parse_wrk() {
@@ -195,7 +198,7 @@ parse_wrk() {
 
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
-targets="upstream:$UP_PORT nginx:$NGINX_PORT nginx-sub_filter:$SUB_PORT consent-proxy:$CP_PORT consent-proxy+consent:$CP_PORT"
+targets="upstream:$UP_PORT nginx:$NGINX_PORT nginx-sub_filter:$SUB_PORT consent-proxy:$CP_PORT consent-proxy+consent:$CP_PORT consent-proxy+rejected:$CP_PORT"
 if [ -n "$CPL_PID" ]; then targets="$targets cp-16k-reads:$CPL_PORT"; fi
 echo "page: $PAGE_BYTES bytes HTML, 1048576 bytes binary; $ROUNDS rounds x $DURATION per cell, wrk -t$THREADS"
 for round in $(seq 1 "$ROUNDS"); do
@@ -205,9 +208,10 @@ for round in $(seq 1 "$ROUNDS"); do
                 name=${t%%:*}; port=${t##*:}
                 # sub_filter only matters for the HTML page.
                 [ "$name" = nginx-sub_filter ] && [ "$path" != page.html ] && continue
-                [ "$name" = consent-proxy+consent ] && [ "$path" != page.html ] && continue
+                case "$name" in consent-proxy+*) [ "$path" != page.html ] && continue ;; esac
                 header=()
-                [ "$name" = consent-proxy+consent ] && header=(-H "Cookie: $CONSENTED")
+                [ "$name" = consent-proxy+consent ] && header=(-H "Cookie: $CONSENTED; _ga=GA1.1.1.1")
+                [ "$name" = consent-proxy+rejected ] && header=(-H "Cookie: $REJECTED; _ga=GA1.1.1.1")
                 out=$(wrk -t"$THREADS" -c"$c" -d"$DURATION" --latency "${header[@]}" "http://127.0.0.1:$port/$path" 2>&1)
                 if echo "$out" | grep -q "Non-2xx"; then echo "$name returned errors: $out" >&2; exit 1; fi
                 line=$(echo "$out" | parse_wrk)
@@ -245,7 +249,7 @@ awk '
         print "|---|---|---|---|---|---|"
         for (i = 1; i <= k; i++) {
             key = order[i]; split(key, f, "|")
-            if (f[3] != "consent-proxy" && f[3] != "consent-proxy+consent" && f[3] != "cp-16k-reads") continue
+            if (f[3] != "consent-proxy" && f[3] != "consent-proxy+consent" && f[3] != "consent-proxy+rejected" && f[3] != "cp-16k-reads") continue
             split("nginx nginx-sub_filter", rivals, " ")
             for (r = 1; r <= 2; r++) {
                 nk = f[1] "|" f[2] "|" rivals[r]

@@ -15,14 +15,18 @@
 //!   (hop-by-hop, forwarding), the pooled upstream client, error pages, upgrades.
 //! - [`rewrite`] — the streaming HTML rewrite: loader injection, neutralising trackers of
 //!   refused categories, content codings, CSP; the tracker table.
-//! - [`consent`] — consent categories and the per-request consent state; `/_cp/` assets.
-//! - [`privacy`] — IP truncation; the only way to make a value that may be logged or stored.
+//! - [`consent`] — categories, the signed consent cookie, cookie enforcement, the banner's
+//!   texts and documents, `POST /_cp/consent`, the `/_cp/` assets.
+//! - [`store`] — the SQLite store: consent records and their retention job.
+//! - [`privacy`] — IP truncation and browser family; the only values of a visitor that may
+//!   be logged or stored.
+//! - [`secrets`] — the signing key and admin token in the data directory.
 //! - [`telemetry`] — log setup and Prometheus metrics.
-//! - [`dashboard`] — the admin listener: `/healthz`, `/metrics`.
+//! - [`dashboard`] — the admin listener: `/healthz`, `/metrics`, the consent-record API.
 //! - [`demo`] — the built-in demo site behind `consent-proxy demo`.
 //!
 //! See `shared/DESIGN.md` for the whole picture and the modules still to come
-//! (`collect`, `ga`, `store`).
+//! (`collect`, `ga`, the statistics in `store`).
 
 #![forbid(unsafe_code)]
 

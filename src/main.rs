@@ -125,7 +125,7 @@ fn print_consent_cookie(path: &std::path::Path, site: &str, grant: &str) -> anyh
             Category::parse(name).with_context(|| format!("`{name}` is not a category"))?;
         granted = granted.with(category);
     }
-    let key = CookieKey::load_or_create(&config.server.data_dir)
+    let key = CookieKey::for_server(&config.server)
         .with_context(|| format!("signing key in {}", config.server.data_dir.display()))?;
     let now = u32::try_from(
         std::time::SystemTime::now()

@@ -75,6 +75,17 @@ fn admin_token(proxy: &Proxy) -> String {
         .to_owned()
 }
 
+/// `GET path` on the admin listener with the admin token.
+async fn admin_get(proxy: &Proxy, path: &str) -> reqwest::Response {
+    let admin = proxy.handle.admin_addr.expect("admin");
+    reqwest::Client::new()
+        .get(format!("http://{admin}{path}"))
+        .bearer_auth(admin_token(proxy))
+        .send()
+        .await
+        .expect("admin request")
+}
+
 #[tokio::test]
 async fn accept_all_is_recorded_then_answered_with_a_signed_cookie_that_decides_pages() {
     let (upstream, proxy) = setup("", "").await;
@@ -112,6 +123,13 @@ async fn accept_all_is_recorded_then_answered_with_a_signed_cookie_that_decides_
     assert_eq!(r.policy_version, "1");
     assert!(r.refused.is_empty());
     assert!(!r.gpc);
+    assert!(
+        proxy
+            .metrics()
+            .await
+            .contains("consent_proxy_consents_total{site=\"voipexpress\",method=\"accept-all\"} 1"),
+        "consent rates for the dashboard"
+    );
 
     // The cookie now decides: a tracker cookie reaches the upstream.
     let pair = consent_pair(&cookies);
@@ -172,16 +190,14 @@ async fn withdrawal_keeps_the_consent_id_expires_held_cookies_and_is_exported() 
         .await
         .expect("get");
     assert_eq!(wrong.status(), 401);
-    let token = admin_token(&proxy);
-    let history: Value = http
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let history: Value = admin_get(
+        &proxy,
+        &format!("/api/consents/{}", id.as_str().expect("id")),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
     let methods: Vec<&str> = history
         .as_array()
         .expect("array")
@@ -200,42 +216,19 @@ async fn withdrawal_keeps_the_consent_id_expires_held_cookies_and_is_exported() 
             .ends_with('Z')
     );
 
-    let csv = http
-        .get(format!(
-            "http://{admin}/api/consents?site=voipexpress&from=2020-01-01"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("export");
+    let csv = admin_get(&proxy, "/api/consents?site=voipexpress&from=2020-01-01").await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let text = csv.text().await.expect("text");
     assert_eq!(text.lines().count(), 3, "header and two records: {text}");
     assert!(text.lines().nth(2).expect("row").contains("\"reject-all\""));
-    let none = http
-        .get(format!(
-            "http://{admin}/api/consents?site=regionummer&format=json"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(none.json::<Value>().await.expect("json"), json!([]));
-    let future = http
-        .get(format!(
-            "http://{admin}/api/consents?from=2100-01-01&format=json"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(future.json::<Value>().await.expect("json"), json!([]));
-    let bad = http
-        .get(format!("http://{admin}/api/consents?from=yesterday"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("export");
+    for empty in [
+        "/api/consents?site=regionummer&format=json",
+        "/api/consents?from=2100-01-01&format=json",
+    ] {
+        let found: Value = admin_get(&proxy, empty).await.json().await.expect("json");
+        assert_eq!(found, json!([]), "{empty}");
+    }
+    let bad = admin_get(&proxy, "/api/consents?from=yesterday").await;
     assert_eq!(bad.status(), 400);
 }
 
@@ -435,10 +428,60 @@ async fn banner_document_is_served_per_language() {
         .expect("json");
     assert_eq!(fallback["lang"], "nl", "German is not offered: the default");
     assert_eq!(fallback["text"]["rejectAll"], "Alles weigeren");
+    // Compressed once at load, served in the visitor's best coding.
+    for (accept, coding) in [("gzip", "gzip"), ("br, gzip", "br")] {
+        for path in [
+            "/_cp/banner.json?lang=nl",
+            "/_cp/banner.js",
+            "/_cp/banner.css",
+        ] {
+            let resp = client
+                .get(proxy.url(SITE_A, path))
+                .header("accept-encoding", accept)
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(resp.headers()["content-encoding"], coding, "{path}");
+            assert_eq!(resp.headers()["vary"], "Accept-Encoding", "{path}");
+        }
+    }
     let post = client
         .post(proxy.url(SITE_A, "/_cp/banner.json"))
         .send()
         .await
         .expect("post");
     assert_eq!(post.status(), 405);
+}
+
+#[tokio::test]
+async fn a_configured_key_file_signs_the_cookies_and_none_is_created() {
+    use consent_proxy::consent::cookie::{ConsentCookie, CookieKey};
+    let keys = tempfile::tempdir().expect("dir");
+    let key_path = keys.path().join("shared.key");
+    std::fs::write(&key_path, [7u8; 32]).expect("key");
+    let (_upstream, proxy) =
+        setup(&format!("secret_key_file = \"{}\"", key_path.display()), "").await;
+    let resp = post(&proxy, &json!({ "method": "reject-all" }))
+        .send()
+        .await
+        .expect("post");
+    let pair = consent_pair(&set_cookies(&resp));
+    let value = pair.strip_prefix("cp_consent=").expect("value");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let shared = CookieKey::from_bytes(&[7u8; 32]);
+    assert!(ConsentCookie::verify(value, &shared, "voipexpress", "1", now).is_some());
+    assert!(
+        ConsentCookie::verify(
+            value,
+            &CookieKey::from_bytes(&[8u8; 32]),
+            "voipexpress",
+            "1",
+            now
+        )
+        .is_none()
+    );
+    assert!(!proxy.dir.path().join("data/secret.key").exists());
 }

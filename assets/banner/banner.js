@@ -371,9 +371,10 @@
         btn.setAttribute("data-cp-wired", "1");
         btn.addEventListener("click", function () {
           var c = btn.getAttribute("data-cp-allow");
-          grant([c]);
-          var granted = state.granted.filter(function (g) { return g !== "necessary"; });
-          choose("custom", granted).then(function () { if (ui.wrap) { show(null); } }, function () { /* stays granted on this page */ });
+          var granted = state.granted.filter(function (g) { return g !== "necessary"; }).concat([c]);
+          /* The server's answer decides (GPC may still refuse); if it cannot be reached,
+           * the embed loads on this page only. */
+          choose("custom", granted).then(function () { if (ui.wrap) { show(null); } }, function () { grant([c]); });
         });
       }
       frame.addEventListener("load", wire);

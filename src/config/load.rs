@@ -142,6 +142,9 @@ fn resolve_paths(source: &Path, server: Option<&mut ServerConfig>, sites: &mut [
     };
     if let Some(server) = server {
         resolve(&mut server.data_dir);
+        if let Some(key) = &mut server.secret_key_file {
+            resolve(key);
+        }
     }
     for site in sites {
         if let Some(tls) = &mut site.tls {

@@ -66,6 +66,11 @@ pub struct ServerConfig {
     /// Where the proxy keeps its state (SQLite file, secret key). Relative to the config file.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// The consent-cookie signing key (at least 32 bytes), for replicas that share one
+    /// key without sharing a data directory. Default: `data_dir/secret.key`, created with
+    /// 32 random bytes on first start.
+    #[serde(default)]
+    pub secret_key_file: Option<PathBuf>,
     /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed (a load balancer).
     #[serde(default)]
     pub trusted_proxies: Vec<Cidr>,

@@ -43,23 +43,53 @@ static ASSETS: &[Asset] = &[
 struct Served {
     path: &'static str,
     content_type: &'static str,
+    body: Precompressed,
+}
+
+/// A body compressed once, served in the best coding a visitor accepts.
+#[derive(Debug, Clone, Default)]
+pub struct Precompressed {
     identity: Bytes,
     gzip: Bytes,
     br: Bytes,
 }
 
+impl Precompressed {
+    pub fn new(body: Bytes) -> Precompressed {
+        Precompressed {
+            gzip: gzip(&body),
+            br: brotli_of(&body),
+            identity: body,
+        }
+    }
+
+    /// The body for a request's `Accept-Encoding`, with its coding.
+    pub fn negotiate(&self, headers: &HeaderMap) -> (Bytes, Coding) {
+        match Coding::negotiate(headers.get(header::ACCEPT_ENCODING)) {
+            Coding::Br => (self.br.clone(), Coding::Br),
+            Coding::Gzip => (self.gzip.clone(), Coding::Gzip),
+            _ => (self.identity.clone(), Coding::Identity),
+        }
+    }
+
+    /// Compressed sizes, for the budget.
+    pub fn gzip_len(&self) -> usize {
+        self.gzip.len()
+    }
+}
+
+/// Compresses the assets now rather than on the first visitor's request.
+pub fn warm() {
+    LazyLock::force(&SERVED);
+}
+
 static SERVED: LazyLock<Vec<Served>> = LazyLock::new(|| {
     ASSETS
         .iter()
-        .map(|a| {
-            let text = strip(a.body);
-            Served {
-                path: a.path,
-                content_type: a.content_type,
-                gzip: gzip(text.as_bytes()),
-                br: brotli_of(text.as_bytes()),
-                identity: Bytes::from(text),
-            }
+        .map(|a| Served {
+            path: a.path,
+            content_type: a.content_type,
+            body: Precompressed::new(Bytes::from(strip(a.body))),
         })
         .collect()
 });
@@ -74,33 +104,31 @@ pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Respons
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Some(resp);
     }
-    let coding = match Coding::negotiate(headers.get(header::ACCEPT_ENCODING)) {
-        Coding::Br => Coding::Br,
-        Coding::Gzip => Coding::Gzip,
-        _ => Coding::Identity,
-    };
-    let body = match coding {
-        Coding::Br => asset.br.clone(),
-        Coding::Gzip => asset.gzip.clone(),
-        _ => asset.identity.clone(),
-    };
-    let length = body.len();
+    Some(respond(method, headers, &asset.body, asset.content_type))
+}
+
+/// A `200` with `body` in the visitor's best coding; short public caching (same URL, same
+/// binary: upgrades become visible within minutes).
+pub fn respond(
+    method: &Method,
+    headers: &HeaderMap,
+    body: &Precompressed,
+    content_type: &'static str,
+) -> Response<ProxyBody> {
+    let (bytes, coding) = body.negotiate(headers);
+    let length = bytes.len();
     let mut resp = Response::new(if method == Method::HEAD {
         crate::proxy::body::empty()
     } else {
-        full(body)
+        full(bytes)
     });
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Some(value) = coding.header_value() {
         h.insert(header::CONTENT_ENCODING, value);
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    // Same URL, same binary: short caching keeps upgrades visible within minutes.
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -109,7 +137,7 @@ pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Respons
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    Some(resp)
+    resp
 }
 
 /// Drops `/* … */` comments (outside string literals) and line indentation from the
@@ -182,13 +210,9 @@ fn brotli_of(bytes: &[u8]) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    use super::{SERVED, gzip, strip};
+    use super::{SERVED, strip};
     use crate::config::{Config, Language};
     use crate::consent::ui::SiteUi;
-
-    fn gzipped(bytes: &[u8]) -> usize {
-        gzip(bytes).len()
-    }
 
     #[test]
     fn strip_keeps_strings_and_lines() {
@@ -206,11 +230,18 @@ mod tests {
     fn banner_fits_its_budget() {
         let config = Config::parse("demo.toml", crate::demo::DEMO_CONFIG).unwrap();
         let ui = SiteUi::new(&config.sites[0]);
-        let asset = |path: &str| SERVED.iter().find(|a| a.path == path).unwrap().gzip.len();
+        let asset = |path: &str| {
+            SERVED
+                .iter()
+                .find(|a| a.path == path)
+                .unwrap()
+                .body
+                .gzip_len()
+        };
         let code = asset("/_cp/banner.js") + asset("/_cp/banner.css");
         for lang in Language::ALL {
             let (_, doc) = ui.document(Some(lang));
-            let total = code + gzipped(&doc);
+            let total = code + doc.gzip_len();
             assert!(total <= 8 * 1024, "{}: {total} bytes gzipped", lang.code());
         }
     }

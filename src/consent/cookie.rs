@@ -41,6 +41,25 @@ impl CookieKey {
 
     /// Reads `data_dir/secret.key`, creating it with 32 random bytes (mode 0600) on first
     /// start.
+    /// The key a server uses: its `secret_key_file` (which must exist) or the one in its
+    /// data directory.
+    pub fn for_server(server: &crate::config::ServerConfig) -> io::Result<CookieKey> {
+        match &server.secret_key_file {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))?;
+                if bytes.len() < 32 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("`{}` is shorter than 32 bytes", path.display()),
+                    ));
+                }
+                Ok(CookieKey::from_bytes(&bytes))
+            }
+            None => CookieKey::load_or_create(&server.data_dir),
+        }
+    }
+
     pub fn load_or_create(data_dir: &Path) -> io::Result<CookieKey> {
         let bytes = crate::secrets::load_or_create(&data_dir.join(KEY_FILE), 32, Vec::from)?;
         Ok(CookieKey::from_bytes(&bytes))

@@ -30,6 +30,7 @@ pub struct Context<'a> {
     pub site: &'a Site,
     pub key: &'a CookieKey,
     pub store: &'a Store,
+    pub metrics: &'a crate::telemetry::Metrics,
     pub client: AnonymizedIp,
     /// `http` or `https`, as the visitor spoke.
     pub proto: &'static str,
@@ -39,7 +40,12 @@ pub struct Context<'a> {
 }
 
 /// `GET /_cp/banner.json?lang=xx`.
-pub fn banner_document(method: &Method, query: Option<&str>, site: &Site) -> Response<ProxyBody> {
+pub fn banner_document(
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    site: &Site,
+) -> Response<ProxyBody> {
     if method != Method::GET && method != Method::HEAD {
         return refuse_method("GET, HEAD");
     }
@@ -49,26 +55,7 @@ pub fn banner_document(method: &Method, query: Option<&str>, site: &Site) -> Res
         .find_map(|pair| pair.strip_prefix("lang="))
         .and_then(Language::parse);
     let (_, doc) = site.ui.document(lang);
-    let body = if method == Method::HEAD {
-        Bytes::new()
-    } else {
-        doc
-    };
-    let mut resp = Response::new(full(body));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    resp
+    super::assets::respond(method, headers, &doc, "application/json")
 }
 
 /// The body of `POST /_cp/consent`.
@@ -222,6 +209,13 @@ async fn answer(
             "the choice could not be recorded; please try again",
         );
     }
+    ctx.metrics
+        .consents
+        .get_or_create(&crate::telemetry::metrics::ConsentLabels {
+            site: std::sync::Arc::clone(&site.name),
+            method: choice.method.as_str(),
+        })
+        .inc();
 
     let cookie = ConsentCookie {
         id,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::assets::Precompressed;
 use super::texts::Texts;
 use super::{Category, CategorySet};
 use crate::config::banner::{CookieLifetime, Localized};
@@ -19,7 +20,7 @@ pub struct SiteUi {
     pub default_language: Language,
     /// Categories the visitor chooses from (never `necessary`).
     pub choices: CategorySet,
-    documents: HashMap<Language, Bytes>,
+    documents: HashMap<Language, Precompressed>,
 }
 
 impl SiteUi {
@@ -33,7 +34,7 @@ impl SiteUi {
             .iter()
             .map(|lang| {
                 let doc = document(site, *lang, default_language);
-                (*lang, Bytes::from(doc.to_string()))
+                (*lang, Precompressed::new(Bytes::from(doc.to_string())))
             })
             .collect();
         SiteUi {
@@ -45,7 +46,7 @@ impl SiteUi {
     }
 
     /// The document for `lang`, or for the default language when the site does not offer it.
-    pub fn document(&self, lang: Option<Language>) -> (Language, Bytes) {
+    pub fn document(&self, lang: Option<Language>) -> (Language, Precompressed) {
         let lang = lang
             .filter(|l| self.languages.contains(l))
             .unwrap_or(self.default_language);
@@ -207,6 +208,7 @@ cookies = [{ name = "_ga", lifetime = "2years" }, { name = "_gid", lifetime = "2
         ));
         let (lang, doc) = ui.document(Some(Language::Fr));
         assert_eq!(lang, Language::Fr);
+        let (doc, _) = doc.negotiate(&http::HeaderMap::new());
         let doc: Value = serde_json::from_slice(&doc).unwrap();
         assert_eq!(doc["text"]["title"], "Vos choix");
         assert_eq!(doc["text"]["acceptAll"], "Tout accepter");

@@ -24,7 +24,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let mut config = Config::parse("config/demo.toml (built in)", DEMO_CONFIG)?;
     config.server.listen = vec![options.listen];
     config.server.admin_listen = Some(options.admin);
-    config.server.data_dir = std::env::temp_dir().join("consent-proxy-demo");
+    let data_dir = std::env::temp_dir().join("consent-proxy-demo");
+    config.server.data_dir = data_dir.clone();
     for site in &mut config.sites {
         site.upstream = format!("http://{site_addr}");
     }
@@ -44,6 +45,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     );
     println!(
         "                               http://localhost:{}/metrics",
+        admin.port()
+    );
+    println!("  Consent records (CSV):");
+    println!(
+        "    curl -H \"Authorization: Bearer $(cat {})\" http://localhost:{}/api/consents",
+        data_dir.join(crate::dashboard::auth::TOKEN_FILE).display(),
         admin.port()
     );
     println!("  The demo site itself:        http://{site_addr}/");

@@ -228,6 +228,7 @@ impl Proxy {
                     site,
                     key: &self.key,
                     store: &self.store,
+                    metrics: &self.metrics,
                     client: self.anonymizer.anonymize(ex.client),
                     proto,
                     host: &host,
@@ -235,9 +236,12 @@ impl Proxy {
                 };
                 consent::endpoint::record(req, &ctx).await
             }
-            "/_cp/banner.json" => {
-                consent::endpoint::banner_document(req.method(), req.uri().query(), site)
-            }
+            "/_cp/banner.json" => consent::endpoint::banner_document(
+                req.method(),
+                req.uri().query(),
+                req.headers(),
+                site,
+            ),
             path => consent::assets::serve(req.method(), path, req.headers())
                 .unwrap_or_else(|| error_page::page(StatusCode::NOT_FOUND)),
         }

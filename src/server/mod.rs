@@ -137,12 +137,13 @@ pub async fn start_with_metrics(
     })?;
     let server = config.server.clone();
     let key = Arc::new(
-        CookieKey::load_or_create(&server.data_dir).map_err(|source| StartError::Key {
+        CookieKey::for_server(&server).map_err(|source| StartError::Key {
             path: server.data_dir.clone(),
             source,
         })?,
     );
     let store = Store::open(&config.storage.url, &server.data_dir).await?;
+    crate::consent::assets::warm();
     let admin_token = crate::dashboard::auth::AdminToken::load_or_create(&server.data_dir)
         .map_err(|source| StartError::AdminToken {
             path: server.data_dir.clone(),

@@ -38,6 +38,13 @@ pub struct CookieLabels {
     pub direction: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConsentLabels {
+    pub site: Arc<str>,
+    /// `accept-all`, `reject-all` or `custom`.
+    pub method: &'static str,
+}
+
 /// Every metric of the process; one instance lives as long as the process (across
 /// config reloads) so counters never reset on SIGHUP.
 pub struct Metrics {
@@ -51,6 +58,8 @@ pub struct Metrics {
     pub cookies_blocked: Family<CookieLabels, Counter>,
     /// Cookies no tracker rule knows, per site (for the cookie inventory).
     pub unknown_cookies: Family<SiteLabels, Counter>,
+    /// Choices recorded, by site and how they were made (consent rates).
+    pub consents: Family<ConsentLabels, Counter>,
 }
 
 impl Metrics {
@@ -96,8 +105,15 @@ impl Metrics {
             "Cookies seen that no tracker rule knows",
             unknown_cookies.clone(),
         );
+        let consents = Family::<ConsentLabels, Counter>::default();
+        registry.register(
+            "consents",
+            "Consent choices recorded, by site and method",
+            consents.clone(),
+        );
         Metrics {
             registry,
+            consents,
             neutralised,
             cookies_blocked,
             unknown_cookies,
