@@ -495,6 +495,29 @@ async fn keyboard_only() {
     press(&w, ' ', false).await;
     w.banner_shown(false).await;
     assert!(has(&w.cookie_names().await, "cp_consent"));
+    // Reopened from the floating button, closed with Escape: focus goes back to it.
+    w.browser
+        .until(&format!("!{ROOT}.querySelector('.cp-floating').hidden"))
+        .await;
+    w.browser
+        .eval(&format!("{ROOT}.querySelector('.cp-floating').focus()"))
+        .await;
+    press(&w, '\u{e007}', false).await;
+    w.browser
+        .until(&format!(
+            "!{ROOT}.querySelector('[data-cp-preferences]').hidden"
+        ))
+        .await;
+    assert_eq!(focused(&w).await, "preferences");
+    press(&w, '\u{e00c}', false).await;
+    assert_eq!(
+        w.browser
+            .eval(&format!(
+                "{ROOT}.activeElement && {ROOT}.activeElement.className"
+            ))
+            .await,
+        "cp-floating"
+    );
     w.assert_no_tracker_reached("keyboard reject");
     w.close().await;
 }

@@ -485,3 +485,27 @@ async fn a_configured_key_file_signs_the_cookies_and_none_is_created() {
     );
     assert!(!proxy.dir.path().join("data/secret.key").exists());
 }
+
+#[tokio::test]
+async fn no_cookie_for_a_choice_the_store_could_not_keep() {
+    let (_upstream, proxy) = setup("", "").await;
+    // Break the store under the running proxy: its inserts now fail.
+    let db = proxy.dir.path().join("data/consent-proxy.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open the proxy's database");
+    sqlx::query("DROP TABLE consent_records")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    pool.close().await;
+    let resp = post(&proxy, &json!({ "method": "accept-all" }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 503);
+    assert!(
+        resp.headers().get("set-cookie").is_none(),
+        "no proof, no cookie"
+    );
+}

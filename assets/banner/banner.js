@@ -265,16 +265,18 @@
   function show(layer) {
     var banner = part("[data-cp-banner]"), prefs = part("[data-cp-preferences]");
     var floating = part(".cp-floating");
+    /* Read before anything is hidden: hiding the focused element moves focus away. */
+    var active = ui.root.activeElement || document.activeElement;
     banner.hidden = layer !== "banner";
     prefs.hidden = layer !== "preferences";
     part(".cp-backdrop").hidden = layer !== "preferences";
     if (floating) { floating.hidden = !!layer || !state.decided; }
     if (layer) {
-      var active = ui.root.activeElement || document.activeElement;
-      if (!ui.opener && active && active !== document.body && !ui.wrap.contains(active)) { ui.opener = active; }
+      var own = ui.wrap.contains(active) && !active.classList.contains("cp-floating");
+      if (!ui.opener && active && active !== document.body && !own) { ui.opener = active; }
       var target = layer === "banner" ? banner : prefs;
       (target.querySelector(".cp-btn, input:not([disabled])") || target).focus();
-    } else if (ui.opener && document.contains(ui.opener)) {
+    } else if (ui.opener && ui.opener.isConnected) {
       ui.opener.focus();
       ui.opener = null;
     } else {

@@ -195,7 +195,12 @@ mod tests {
     #[test]
     fn documents_carry_services_texts_and_overrides() {
         let ui = SiteUi::new(&site(
-            r#"
+            r##"
+[site.banner]
+position = "bottom-left"
+logo = "/logo.svg"
+floating_button = false
+colors = { background = "#000000", text = "#ffffff", button = "#ffd700", button_text = "#000000" }
 [site.banner.texts.fr]
 title = "Vos choix"
 [[site.services]]
@@ -204,13 +209,18 @@ provider = "Google Ireland Ltd."
 category = "analytics"
 purpose = { nl = "Bezoekersstatistieken", fr = "Statistiques de visite" }
 cookies = [{ name = "_ga", lifetime = "2years" }, { name = "_gid", lifetime = "24h" }]
-"#,
+"##,
         ));
         let (lang, doc) = ui.document(Some(Language::Fr));
         assert_eq!(lang, Language::Fr);
         let (doc, _) = doc.negotiate(&http::HeaderMap::new());
         let doc: Value = serde_json::from_slice(&doc).unwrap();
         assert_eq!(doc["text"]["title"], "Vos choix");
+        assert_eq!(doc["position"], "bottom-left");
+        assert_eq!(doc["logo"], "/logo.svg");
+        assert_eq!(doc["floating"], false);
+        assert_eq!(doc["colors"]["button"], "#ffd700");
+        assert_eq!(doc["languages"], serde_json::json!(["nl", "fr", "en"]));
         assert_eq!(doc["text"]["acceptAll"], "Tout accepter");
         let analytics = &doc["categories"][2];
         assert_eq!(analytics["id"], "analytics");

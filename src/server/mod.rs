@@ -227,7 +227,11 @@ pub async fn start_with_metrics(
         tracing::info!(%addr, "listening for HTTPS");
     }
     if let Some(addr) = admin_addr {
-        tracing::info!(%addr, "admin listening");
+        tracing::info!(
+            %addr,
+            token = %server.data_dir.join(crate::dashboard::auth::TOKEN_FILE).display(),
+            "admin listening; the consent-record API needs the token in this file"
+        );
     }
     Ok(ServerHandle {
         http_addrs,
