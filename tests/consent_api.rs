@@ -509,3 +509,28 @@ async fn no_cookie_for_a_choice_the_store_could_not_keep() {
         "no proof, no cookie"
     );
 }
+
+#[tokio::test]
+async fn replayed_choices_are_limited_per_network() {
+    let (_upstream, proxy) = setup("[server.limits]\nconsents_per_minute = 3", "").await;
+    let mut statuses = Vec::new();
+    // Seven posts within a second span at most two minute windows: at most six pass.
+    for _ in 0..7 {
+        let resp = post(&proxy, &json!({ "method": "accept-all" }))
+            .send()
+            .await
+            .expect("post");
+        if resp.status() == 429 {
+            assert_eq!(resp.headers()["retry-after"], "60");
+            assert!(resp.headers().get("set-cookie").is_none());
+        }
+        statuses.push(resp.status().as_u16());
+    }
+    let accepted = statuses.iter().filter(|s| **s == 200).count();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_eq!(
+        records(&proxy).await.len(),
+        accepted,
+        "only accepted ones stored"
+    );
+}

@@ -182,6 +182,9 @@ pub struct Limits {
     /// Memory one page's HTML rewrite may hold (a tag split across chunks, a long
     /// attribute); past it the rest of the page passes through unmodified.
     pub html_rewrite_memory: usize,
+    /// Consent choices recorded per minute from one network (the truncated address);
+    /// more get `429`, so replayed posts cannot fill the disk.
+    pub consents_per_minute: u32,
     /// Largest read buffer, in bytes, of one upstream connection; reads adapt up to it.
     /// Larger is faster for large responses, smaller bounds memory per busy connection.
     pub upstream_read_buffer: usize,
@@ -195,6 +198,7 @@ impl Default for Limits {
             max_concurrent_streams: 128,
             upstream_read_buffer: 64 * 1024,
             html_rewrite_memory: 1024 * 1024,
+            consents_per_minute: 60,
         }
     }
 }

@@ -44,6 +44,12 @@ pub(super) fn check_server(
             "must be at least 65536 bytes",
         ));
     }
+    if server.limits.consents_per_minute == 0 {
+        problems.push(Problem::global(
+            "server.limits.consents_per_minute",
+            "must be at least 1",
+        ));
+    }
     if server.limits.max_headers == 0 {
         problems.push(Problem::global(
             "server.limits.max_headers",

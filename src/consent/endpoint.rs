@@ -31,6 +31,7 @@ pub struct Context<'a> {
     pub key: &'a CookieKey,
     pub store: &'a Store,
     pub metrics: &'a crate::telemetry::Metrics,
+    pub limiter: &'a super::limiter::ConsentLimiter,
     pub client: AnonymizedIp,
     /// `http` or `https`, as the visitor spoke.
     pub proto: &'static str,
@@ -125,7 +126,19 @@ pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<Proxy
         Ok(granted) => granted,
         Err(message) => return problem(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
-    answer(&parts.headers, &choice, granted, ctx).await
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if !ctx.limiter.allow(ctx.client, now) {
+        let mut resp = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many choices from this network; try again in a minute",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return resp;
+    }
+    answer(&parts.headers, &choice, granted, now, ctx).await
 }
 
 /// The categories a choice grants, checked against the site's.
@@ -154,12 +167,10 @@ async fn answer(
     headers: &HeaderMap,
     choice: &Choice,
     granted: CategorySet,
+    now: u64,
     ctx: &Context<'_>,
 ) -> Response<ProxyBody> {
     let site = ctx.site;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     // A visitor who changes their mind keeps their consent id: the records then show the
     // whole history of one visitor's choices.
     let id = super::cookie::find(headers)

@@ -9,6 +9,7 @@ pub mod category;
 pub mod cookie;
 pub mod endpoint;
 pub mod enforce;
+pub mod limiter;
 pub mod texts;
 pub mod ui;
 

@@ -74,6 +74,8 @@ pub struct Proxy {
     key: Arc<CookieKey>,
     /// Where consent records go.
     store: Store,
+    /// Consent records per network and minute.
+    consent_limiter: consent::limiter::ConsentLimiter,
 }
 
 /// Facts about one request, gathered on the way for the logging phase.
@@ -114,6 +116,9 @@ impl Proxy {
             no_site: Arc::from("-"),
             key,
             store,
+            consent_limiter: consent::limiter::ConsentLimiter::new(
+                config.server.limits.consents_per_minute,
+            ),
         }
     }
 
@@ -229,6 +234,7 @@ impl Proxy {
                     key: &self.key,
                     store: &self.store,
                     metrics: &self.metrics,
+                    limiter: &self.consent_limiter,
                     client: self.anonymizer.anonymize(ex.client),
                     proto,
                     host: &host,
