@@ -12,6 +12,8 @@ use support::recorder::Recorder;
 use support::{Proxy, SITE_A};
 
 const SITE_BE: &str = "zonenummer.test";
+/// A site that keeps its own gtag behind Google Consent Mode v2 (`ga.mode = "client"`).
+const SITE_CLIENT_GA: &str = "telefonie.test";
 
 /// Every third party the demo page names (scripts, pixel, embeds, preconnect).
 const TRACKER_HOSTS: &[&str] = &[
@@ -71,11 +73,18 @@ name = "zonenummer"
 hosts = ["{SITE_BE}"]
 upstream = "http://{site}"
 jurisdiction = "be"
+
+[[site]]
+name = "telefonie"
+hosts = ["{SITE_CLIENT_GA}"]
+upstream = "http://{site}"
+jurisdiction = "nl"
+ga = {{ measurement_id = "G-DEMO12345", mode = "client" }}
 "#
     ))
     .await;
     let browser = Browser::start_with(&Options {
-        hosts: &[SITE_A, SITE_BE],
+        hosts: &[SITE_A, SITE_BE, SITE_CLIENT_GA],
         recorder: Some(recorder.port),
         accept_language: Some(accept_language),
     })
@@ -678,5 +687,34 @@ async fn accessibility_scan_and_narrow_screens() {
         .await
         .expect("scan");
     assert_eq!(second, serde_json::json!([]), "preference centre");
+    w.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_mode_defaults_first_and_the_update_after_the_choice() {
+    let w = world("en-GB,en").await;
+    w.visit(SITE_CLIENT_GA, "/").await;
+    w.banner_shown(true).await;
+    // Google Consent Mode v2: everything denied by default, before any tag.
+    let consent = "window.dataLayer.filter(e => e[0] === 'consent').map(e => [e[1], e[2].analytics_storage, e[2].ad_storage])";
+    assert_eq!(
+        w.browser.eval(consent).await,
+        serde_json::json!([["default", "denied", "denied"]])
+    );
+    w.click("[data-cp-banner] [data-cp-action=\"open-settings\"]")
+        .await;
+    w.click("[data-cp-category=\"analytics\"]").await;
+    w.click("[data-cp-preferences] [data-cp-action=\"save\"]")
+        .await;
+    w.browser
+        .until("window.dataLayer.some(e => e[0] === 'consent' && e[1] === 'update')")
+        .await;
+    assert_eq!(
+        w.browser.eval(consent).await,
+        serde_json::json!([
+            ["default", "denied", "denied"],
+            ["update", "granted", "denied"]
+        ])
+    );
     w.close().await;
 }
