@@ -56,7 +56,7 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         });
     };
     validate::check_server(&server, &privacy, &sites, &mut problems);
-    validate::check_storage(&storage, &retention, &mut problems);
+    validate::check_storage(&storage, &retention, &sites, &mut problems);
     if !problems.is_empty() {
         return Err(ConfigError {
             file: source,

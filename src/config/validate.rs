@@ -319,6 +319,7 @@ fn check_consent(site: &mut SiteConfig, problems: &mut Vec<Problem>) {
 pub(super) fn check_storage(
     storage: &super::StorageConfig,
     retention: &super::RetentionConfig,
+    sites: &[SiteConfig],
     problems: &mut Vec<Problem>,
 ) {
     if !storage.url.starts_with("sqlite://") || storage.url.len() <= "sqlite://".len() {
@@ -330,10 +331,20 @@ pub(super) fn check_storage(
             ),
         ));
     }
-    if retention.consent_records < std::time::Duration::from_secs(30 * 24 * 3600) {
+    // Proof of consent has to outlive the consent it proves.
+    let longest = sites
+        .iter()
+        .map(|s| s.consent_lifetime)
+        .max()
+        .unwrap_or_default()
+        .max(std::time::Duration::from_secs(30 * 24 * 3600));
+    if retention.consent_records < longest {
         problems.push(Problem::global(
             "retention.consent_records",
-            "must be at least 30days: proof of consent has to outlive the consent itself",
+            format!(
+                "must be at least {} (30 days, and no shorter than the longest `consent_lifetime`): proof of consent has to outlive the consent itself",
+                humantime::format_duration(longest)
+            ),
         ));
     }
 }

@@ -218,16 +218,8 @@ impl Proxy {
         match req.uri().path() {
             "/_cp/consent" => {
                 let proto = forwarding::visitor_proto(req.headers(), ex.peer_trusted, conn.tls);
-                let host = req
-                    .uri()
-                    .authority()
-                    .map(|a| a.as_str().to_owned())
-                    .or_else(|| {
-                        req.headers()
-                            .get(header::HOST)
-                            .and_then(|h| h.to_str().ok())
-                            .map(str::to_owned)
-                    })
+                let host = visitor_host(req.uri(), req.headers())
+                    .and_then(|h| h.to_str().ok().map(str::to_owned))
                     .unwrap_or_default();
                 let ctx = consent::endpoint::Context {
                     site,
@@ -285,7 +277,7 @@ impl Proxy {
         upgrade: Option<HeaderValue>,
     ) -> Request<upstream::UpstreamBody> {
         let (mut parts, body) = req.into_parts();
-        let visitor_host = visitor_host(&parts);
+        let visitor_host = visitor_host(&parts.uri, &parts.headers);
         hop::strip(&mut parts.headers);
         enforce::strip_request_cookies(
             &mut parts.headers,
@@ -588,10 +580,10 @@ fn record_neutralised(metrics: &Metrics, site: &Arc<str>, counts: &rewrite::html
 
 /// The host the visitor asked for (with its port), from the URI (HTTP/2, absolute form)
 /// or `Host`.
-fn visitor_host(parts: &http::request::Parts) -> Option<HeaderValue> {
-    match parts.uri.authority() {
+fn visitor_host(uri: &Uri, headers: &http::HeaderMap) -> Option<HeaderValue> {
+    match uri.authority() {
         Some(a) => HeaderValue::from_str(a.as_str()).ok(),
-        None => parts.headers.get(header::HOST).cloned(),
+        None => headers.get(header::HOST).cloned(),
     }
 }
 
