@@ -127,11 +127,7 @@ fn print_consent_cookie(path: &std::path::Path, site: &str, grant: &str) -> anyh
     }
     let key = CookieKey::for_server(&config.server)
         .with_context(|| format!("signing key in {}", config.server.data_dir.display()))?;
-    let now = u32::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs(),
-    )?;
+    let now = u32::try_from(consent_proxy::consent::cookie::unix_now())?;
     let cookie = ConsentCookie {
         id: ConsentId::random(),
         granted,

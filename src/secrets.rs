@@ -7,24 +7,30 @@ use std::path::Path;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-/// Reads `path`, or creates it with `encode(32 random bytes)` when it does not exist.
-/// A file shorter than `min_len` is an error, not silently replaced: another replica or
-/// an operator may rely on it.
+/// Reads a secret that must exist. A file shorter than `min_len` is an error, not
+/// silently replaced: another replica or an operator may rely on it.
+pub fn load(path: &Path, min_len: usize) -> io::Result<Vec<u8>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))?;
+    if bytes.len() < min_len {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("`{}` is shorter than {min_len} bytes", path.display()),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Reads `path` like [`load`], or creates it with `encode(32 random bytes)` when it does
+/// not exist.
 pub fn load_or_create(
     path: &Path,
     min_len: usize,
     encode: impl FnOnce([u8; 32]) -> Vec<u8>,
 ) -> io::Result<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.len() >= min_len => return Ok(bytes),
-        Ok(_) => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("`{}` is shorter than {min_len} bytes", path.display()),
-            ));
-        }
+    match load(path, min_len) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+        other => return other,
     }
     let mut random = [0u8; 32];
     SystemRandom::new()

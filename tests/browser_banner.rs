@@ -118,6 +118,13 @@ impl World {
             .await;
     }
 
+    /// Waits until the part `selector` of the banner (a layer, the floating button) shows.
+    async fn shown(&self, selector: &str) {
+        self.browser
+            .until(&format!("!{ROOT}.querySelector('{selector}').hidden"))
+            .await;
+    }
+
     /// Clicks an element of the banner's shadow root, as a mouse user would.
     async fn click(&self, selector: &str) {
         let host = self
@@ -267,9 +274,7 @@ async fn first_visit_then_reject_all_holds_after_reload() {
     w.reload().await;
     w.banner_shown(false).await;
     // The floating button is there to change one's mind; the banner is not asked again.
-    w.browser
-        .until(&format!("!{ROOT}.querySelector('.cp-floating').hidden"))
-        .await;
+    w.shown(".cp-floating").await;
     let cookies = w.cookie_names().await;
     assert!(
         !has(&cookies, "_ga") && !has(&cookies, "_fbp"),
@@ -312,11 +317,7 @@ async fn accept_all_runs_trackers_and_withdrawal_expires_them() {
         .click()
         .await
         .expect("click");
-    w.browser
-        .until(&format!(
-            "!{ROOT}.querySelector('[data-cp-preferences]').hidden"
-        ))
-        .await;
+    w.shown("[data-cp-preferences]").await;
     let id = w
         .browser
         .eval(&format!(
@@ -364,11 +365,7 @@ async fn custom_choice_grants_analytics_but_not_marketing() {
     );
     w.click("[data-cp-banner] [data-cp-action=\"open-settings\"]")
         .await;
-    w.browser
-        .until(&format!(
-            "!{ROOT}.querySelector('[data-cp-preferences]').hidden"
-        ))
-        .await;
+    w.shown("[data-cp-preferences]").await;
     // Nothing pre-ticked (Planet49), necessary locked on; the services come from the config.
     let toggles = w
         .browser
@@ -467,11 +464,7 @@ async fn keyboard_only() {
     press(&w, '\u{e004}', false).await;
     assert_eq!(focused(&w).await, "open-settings");
     press(&w, '\u{e007}', false).await;
-    w.browser
-        .until(&format!(
-            "!{ROOT}.querySelector('[data-cp-preferences]').hidden"
-        ))
-        .await;
+    w.shown("[data-cp-preferences]").await;
     assert_eq!(
         focused(&w).await,
         "preferences",
@@ -505,18 +498,12 @@ async fn keyboard_only() {
     w.banner_shown(false).await;
     assert!(has(&w.cookie_names().await, "cp_consent"));
     // Reopened from the floating button, closed with Escape: focus goes back to it.
-    w.browser
-        .until(&format!("!{ROOT}.querySelector('.cp-floating').hidden"))
-        .await;
+    w.shown(".cp-floating").await;
     w.browser
         .eval(&format!("{ROOT}.querySelector('.cp-floating').focus()"))
         .await;
     press(&w, '\u{e007}', false).await;
-    w.browser
-        .until(&format!(
-            "!{ROOT}.querySelector('[data-cp-preferences]').hidden"
-        ))
-        .await;
+    w.shown("[data-cp-preferences]").await;
     assert_eq!(focused(&w).await, "preferences");
     press(&w, '\u{e00c}', false).await;
     assert_eq!(
@@ -670,11 +657,7 @@ async fn accessibility_scan_and_narrow_screens() {
 
     w.click("[data-cp-banner] [data-cp-action=\"open-settings\"]")
         .await;
-    w.browser
-        .until(&format!(
-            "!{ROOT}.querySelector('[data-cp-preferences]').hidden"
-        ))
-        .await;
+    w.shown("[data-cp-preferences]").await;
     w.browser
         .eval(&format!(
             "{ROOT}.querySelectorAll('details').forEach(d => d.open = true)"

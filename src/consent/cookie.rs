@@ -45,17 +45,7 @@ impl CookieKey {
     /// data directory.
     pub fn for_server(server: &crate::config::ServerConfig) -> io::Result<CookieKey> {
         match &server.secret_key_file {
-            Some(path) => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))?;
-                if bytes.len() < 32 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("`{}` is shorter than 32 bytes", path.display()),
-                    ));
-                }
-                Ok(CookieKey::from_bytes(&bytes))
-            }
+            Some(path) => crate::secrets::load(path, 32).map(|bytes| CookieKey::from_bytes(&bytes)),
             None => CookieKey::load_or_create(&server.data_dir),
         }
     }
@@ -64,6 +54,13 @@ impl CookieKey {
         let bytes = crate::secrets::load_or_create(&data_dir.join(KEY_FILE), 32, Vec::from)?;
         Ok(CookieKey::from_bytes(&bytes))
     }
+}
+
+/// Now, in Unix seconds: the clock consent cookies and records are written in.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A consent id: random, so it says nothing about the visitor, yet findable in the

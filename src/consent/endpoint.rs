@@ -4,8 +4,6 @@
 //! - `POST /_cp/consent` — a visitor's choice: validated, recorded durably, then answered
 //!   with the signed `cp_consent` cookie and expiring cookies for what was refused.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -126,9 +124,7 @@ pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<Proxy
         Ok(granted) => granted,
         Err(message) => return problem(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = super::cookie::unix_now();
     if !ctx.limiter.allow(ctx.client, now) {
         let mut resp = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -271,11 +267,7 @@ async fn answer(
         site.unknown_cookies,
         &mut enforced,
     );
-    for (name, _) in &enforced.stripped {
-        for value in enforce::expiry_cookies(name, ctx.host, secure) {
-            h.append(header::SET_COOKIE, value);
-        }
-    }
+    enforce::expire_stripped(h, &enforced, ctx.host, secure);
     resp
 }
 

@@ -126,6 +126,15 @@ pub fn drop_set_cookies(
     }
 }
 
+/// Appends the expiring `Set-Cookie`s of every cookie the request had stripped.
+pub fn expire_stripped(headers: &mut HeaderMap, enforced: &Enforced, host: &str, secure: bool) {
+    for (name, _) in &enforced.stripped {
+        for value in expiry_cookies(name, host, secure) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+}
+
 /// `Set-Cookie`s that expire `name` for the host and every parent domain it could have
 /// been written on (`www.voipexpress.nl` → host-only, `.www.voipexpress.nl`,
 /// `.voipexpress.nl`). A browser ignores the ones for public suffixes.

@@ -68,7 +68,7 @@ pub async fn export(State(admin): State<Admin>, Query(params): Query<ExportParam
         )
             .into_response()
     } else {
-        axum::Json(records.iter().map(Exported::from).collect::<Vec<_>>()).into_response()
+        json(&records)
     };
     if truncated {
         resp.headers_mut().insert(
@@ -85,14 +85,16 @@ pub async fn lookup(State(admin): State<Admin>, Path(id): Path<String>) -> Respo
     }
     match admin.store.consent_history(&id.to_ascii_lowercase()).await {
         Ok(records) if records.is_empty() => StatusCode::NOT_FOUND.into_response(),
-        Ok(records) => {
-            axum::Json(records.iter().map(Exported::from).collect::<Vec<_>>()).into_response()
-        }
+        Ok(records) => json(&records),
         Err(e) => {
             tracing::error!(error = %e, "consent lookup failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
+}
+
+fn json(records: &[StoredConsent]) -> Response {
+    axum::Json(records.iter().map(Exported::from).collect::<Vec<_>>()).into_response()
 }
 
 /// A record with readable times (RFC 3339, UTC).

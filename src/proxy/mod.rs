@@ -250,9 +250,7 @@ impl Proxy {
     fn consent_of(&self, headers: &http::HeaderMap, site: &Site) -> ConsentState {
         let state = consent::cookie::find(headers)
             .and_then(|value| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
+                let now = consent::cookie::unix_now();
                 ConsentCookie::verify(value, &self.key, &site.name, &site.policy_version, now)
             })
             .map_or(ConsentState::undecided(), |cookie| {
@@ -489,11 +487,7 @@ impl Proxy {
                 .as_ref()
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("");
-            for (name, _) in &ex.enforced.stripped {
-                for value in enforce::expiry_cookies(name, host, facts.proto == "https") {
-                    headers.append(header::SET_COOKIE, value);
-                }
-            }
+            enforce::expire_stripped(headers, &ex.enforced, host, facts.proto == "https");
         }
         self.count_enforced(&site.name, &dropped.dropped, dropped.unknown, "response");
     }

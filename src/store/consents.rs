@@ -129,7 +129,7 @@ impl Store {
         .bind(r.language)
         .bind(r.ip.to_string())
         .bind(r.browser.as_str())
-        .execute(self.pool())
+        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -140,7 +140,7 @@ impl Store {
             "SELECT * FROM consent_records WHERE consent_id = ? ORDER BY recorded_at, seq",
         )
         .bind(id)
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(stored).collect())
     }
@@ -160,7 +160,7 @@ impl Store {
         .bind(query.from.unwrap_or(i64::MIN))
         .bind(query.to.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(stored).collect())
     }
@@ -169,7 +169,7 @@ impl Store {
     pub async fn delete_consents_before(&self, cutoff: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM consent_records WHERE recorded_at < ?")
             .bind(cutoff)
-            .execute(self.pool())
+            .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
     }

@@ -61,8 +61,4 @@ impl Store {
         }
         Ok(())
     }
-
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }

@@ -1,7 +1,7 @@
 //! The retention job (GDPR art. 5(1)(e), storage limitation): deletes what has been kept
 //! long enough, at start and then every hour, until shutdown.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -22,10 +22,8 @@ pub async fn run(store: Store, retention: RetentionConfig, mut shutdown: watch::
 
 /// One pass; returns the number of consent records deleted.
 pub async fn sweep(store: &Store, retention: &RetentionConfig) -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let cutoff = now.saturating_sub(retention.consent_records.as_secs());
+    let cutoff =
+        crate::consent::cookie::unix_now().saturating_sub(retention.consent_records.as_secs());
     match store
         .delete_consents_before(i64::try_from(cutoff).unwrap_or(i64::MAX))
         .await
@@ -57,13 +55,7 @@ mod tests {
     async fn records_past_retention_are_deleted_and_younger_ones_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open("sqlite://r.db", dir.path()).await.unwrap();
-        let now = i64::try_from(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-        .unwrap();
+        let now = i64::try_from(crate::consent::cookie::unix_now()).unwrap();
         let day = 24 * 3600;
         for age_days in [800, 700, 1] {
             let at = now - age_days * day;
