@@ -7,7 +7,7 @@ mod support;
 
 use consent_proxy::store::{ConsentQuery, Store, StoredConsent};
 use serde_json::{Value, json};
-use support::{Proxy, SITE_A, Upstream, config_text};
+use support::{Proxy, SITE_A, Upstream, config_text, set_cookies};
 
 const ORIGIN: &str = "http://voipexpress.test";
 
@@ -49,14 +49,6 @@ async fn records(proxy: &Proxy) -> Vec<StoredConsent> {
         .consents(&ConsentQuery::default(), 1000)
         .await
         .expect("query")
-}
-
-fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().expect("ascii").to_owned())
-        .collect()
 }
 
 fn consent_pair(cookies: &[String]) -> String {
@@ -408,24 +400,23 @@ async fn strangers_input_gets_4xx_stores_nothing_and_leaves_the_proxy_unharmed()
 async fn banner_document_is_served_per_language() {
     let (_upstream, proxy) = setup("", "languages = [\"nl\", \"en\"]").await;
     let client = proxy.client();
-    let en: Value = client
-        .get(proxy.url(SITE_A, "/_cp/banner.json?lang=en"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let document = |lang: &'static str| {
+        let request = client.get(proxy.url(SITE_A, &format!("/_cp/banner.json?lang={lang}")));
+        async move {
+            let doc: Value = request
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            doc
+        }
+    };
+    let en = document("en").await;
     assert_eq!(en["lang"], "en");
     assert_eq!(en["text"]["rejectAll"], "Reject all");
-    let fallback: Value = client
-        .get(proxy.url(SITE_A, "/_cp/banner.json?lang=de"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let fallback = document("de").await;
     assert_eq!(fallback["lang"], "nl", "German is not offered: the default");
     assert_eq!(fallback["text"]["rejectAll"], "Alles weigeren");
     // Compressed once at load, served in the visitor's best coding.

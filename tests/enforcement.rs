@@ -4,15 +4,7 @@
 mod support;
 
 use consent_proxy::consent::Category;
-use support::{Proxy, SITE_A, Upstream, config_text, consent_cookie};
-
-fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().expect("ascii").to_owned())
-        .collect()
-}
+use support::{Proxy, SITE_A, Upstream, config_text, consent_cookie, set_cookies};
 
 async fn setup(site_extra: &str) -> (Upstream, Proxy) {
     let upstream = Upstream::start().await;

@@ -475,6 +475,15 @@ impl Drop for Binary {
     }
 }
 
+/// The `Set-Cookie` values of a response.
+pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect()
+}
+
 /// A `cp_consent` cookie for site A granting `granted`, signed with the proxy's own key
 /// from its data directory, for policy version `policy` (the test config's is "1").
 pub fn consent_cookie(
