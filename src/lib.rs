@@ -25,8 +25,7 @@
 //! - [`dashboard`] — the admin listener: `/healthz`, `/metrics`, the consent-record API.
 //! - [`demo`] — the built-in demo site behind `consent-proxy demo`.
 //!
-//! See `shared/DESIGN.md` for the whole picture and the modules still to come
-//! (`collect`, `ga`, the statistics in `store`).
+//! `ARCHITECTURE.md` has the data flow and the decisions behind this layout.
 
 #![forbid(unsafe_code)]
 

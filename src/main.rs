@@ -33,6 +33,11 @@ enum Command {
         /// Address of the admin listener.
         #[arg(long, default_value = "127.0.0.1:9090")]
         admin: SocketAddr,
+        /// Keep the demo's state (signing key, consent records, admin token) in this
+        /// directory across runs; by default a new temporary directory is used and removed
+        /// when the demo stops.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Validate a configuration file and print every problem with file, site and field.
     CheckConfig {
@@ -50,6 +55,10 @@ enum Command {
         /// Granted categories, comma-separated (`analytics,marketing`); empty refuses all.
         #[arg(long, default_value = "")]
         grant: String,
+        /// The running proxy's data directory (where its `secret.key` is), instead of the
+        /// configuration's `data_dir`; `consent-proxy demo` prints the command with it.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -84,13 +93,21 @@ fn main() -> ExitCode {
             config,
             site,
             grant,
-        } => report(print_consent_cookie(&config, &site, &grant)),
-        Command::Demo { listen, admin } => {
+            data_dir,
+        } => report(print_consent_cookie(&config, &site, &grant, data_dir)),
+        Command::Demo {
+            listen,
+            admin,
+            data_dir,
+        } => {
             telemetry::log::init(LogFormat::Human);
-            report(
-                runtime()
-                    .and_then(|rt| rt.block_on(demo::run(demo::DemoOptions { listen, admin }))),
-            )
+            report(runtime().and_then(|rt| {
+                rt.block_on(demo::run(demo::DemoOptions {
+                    listen,
+                    admin,
+                    data_dir,
+                }))
+            }))
         }
     }
 }
@@ -110,10 +127,18 @@ fn run_serve(path: PathBuf) -> anyhow::Result<()> {
 
 /// The control runtime: signals, reload, the admin listener. Proxied traffic runs on the
 /// server's own worker threads (see `server::workers`).
-fn print_consent_cookie(path: &std::path::Path, site: &str, grant: &str) -> anyhow::Result<()> {
+fn print_consent_cookie(
+    path: &std::path::Path,
+    site: &str,
+    grant: &str,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     use consent_proxy::consent::cookie::{ConsentCookie, ConsentId, CookieKey, NAME};
     use consent_proxy::consent::{Category, CategorySet};
-    let config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(dir) = data_dir {
+        config.server.data_dir = dir;
+    }
     let site = config
         .sites
         .iter()
@@ -125,8 +150,12 @@ fn print_consent_cookie(path: &std::path::Path, site: &str, grant: &str) -> anyh
             Category::parse(name).with_context(|| format!("`{name}` is not a category"))?;
         granted = granted.with(category);
     }
-    let key = CookieKey::for_server(&config.server)
-        .with_context(|| format!("signing key in {}", config.server.data_dir.display()))?;
+    // Only an existing key: a new one would sign cookies no running proxy accepts.
+    let key = CookieKey::existing(&config.server).context(
+        "no signing key to sign with: start the proxy once with this configuration, or \
+         pass --data-dir with the running proxy's data directory (`consent-proxy demo` \
+         prints the whole command)",
+    )?;
     let now = u32::try_from(consent_proxy::consent::cookie::unix_now())?;
     let cookie = ConsentCookie {
         id: ConsentId::random(),

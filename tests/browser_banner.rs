@@ -241,7 +241,8 @@ async fn first_visit_then_reject_all_holds_after_reload() {
     assert_eq!(facts["role"], "dialog");
     assert_eq!(facts["label"], "cp-title");
     assert_eq!(facts["position"], "fixed");
-    assert_eq!(facts["focused"], "accept-all");
+    // Focus is on the dialog, not on a choice: Enter never accepts by default.
+    assert_eq!(facts["focused"], Value::Null);
     let buttons = facts["buttons"].as_array().expect("buttons");
     let actions: Vec<&str> = buttons
         .iter()
@@ -437,7 +438,16 @@ async fn press(w: &World, key: char, shift: bool) {
 async fn focused(w: &World) -> Value {
     w.browser
         .eval(&format!(
-            "(e => e && (e.getAttribute('data-cp-action') || e.getAttribute('data-cp-category') || e.getAttribute('data-cp-lang')))({ROOT}.activeElement)"
+            "(e => e && (e.getAttribute('data-cp-action') || e.getAttribute('data-cp-category') || e.getAttribute('data-cp-lang') || e.tagName.toLowerCase()))({ROOT}.activeElement)"
+        ))
+        .await
+}
+
+/// Which of the banner's dialogs has the focus itself: `"banner"`, `"preferences"` or null.
+async fn dialog_focused(w: &World) -> Value {
+    w.browser
+        .eval(&format!(
+            "(e => e && (e.hasAttribute('data-cp-banner') ? 'banner' : e.hasAttribute('data-cp-preferences') ? 'preferences' : null))({ROOT}.activeElement)"
         ))
         .await
 }
@@ -447,9 +457,18 @@ async fn keyboard_only() {
     let w = world("nl-NL,nl").await;
     w.visit(SITE_A, "/").await;
     w.banner_shown(true).await;
-    assert_eq!(focused(&w).await, "accept-all");
-    press(&w, '\u{e004}', false).await;
-    assert_eq!(focused(&w).await, "reject-all");
+    // The dialog itself has the focus, not "accept all": Enter chooses nothing.
+    assert_eq!(dialog_focused(&w).await, "banner");
+    press(&w, '\u{e007}', false).await;
+    w.banner_shown(true).await;
+    assert!(!has(&w.cookie_names().await, "cp_consent"));
+    // Tab walks the language switch, the privacy policy link, then the choices as shown.
+    let mut forwards = Vec::new();
+    for _ in 0..5 {
+        press(&w, '\u{e004}', false).await;
+        forwards.push(focused(&w).await);
+    }
+    assert_eq!(forwards, ["nl", "en", "a", "accept-all", "reject-all"]);
     // A visible focus indicator (WCAG 2.4.7).
     let outline = w
         .browser
@@ -466,10 +485,15 @@ async fn keyboard_only() {
     press(&w, '\u{e007}', false).await;
     w.shown("[data-cp-preferences]").await;
     assert_eq!(
-        focused(&w).await,
+        dialog_focused(&w).await,
         "preferences",
-        "focus moves into the dialog"
+        "focus moves to the dialog"
     );
+    // From the dialog, the language switch and then the first switch.
+    for expected in ["nl", "en", "preferences"] {
+        press(&w, '\u{e004}', false).await;
+        assert_eq!(focused(&w).await, expected);
+    }
     press(&w, ' ', false).await;
     assert_eq!(
         w.browser
@@ -492,8 +516,11 @@ async fn keyboard_only() {
     press(&w, '\u{e00c}', false).await;
     w.banner_shown(true).await;
     assert!(!has(&w.cookie_names().await, "cp_consent"));
-    assert_eq!(focused(&w).await, "accept-all");
-    press(&w, '\u{e004}', false).await;
+    assert_eq!(dialog_focused(&w).await, "banner");
+    for _ in 0..5 {
+        press(&w, '\u{e004}', false).await;
+    }
+    assert_eq!(focused(&w).await, "reject-all");
     press(&w, ' ', false).await;
     w.banner_shown(false).await;
     assert!(has(&w.cookie_names().await, "cp_consent"));
@@ -504,7 +531,7 @@ async fn keyboard_only() {
         .await;
     press(&w, '\u{e007}', false).await;
     w.shown("[data-cp-preferences]").await;
-    assert_eq!(focused(&w).await, "preferences");
+    assert_eq!(dialog_focused(&w).await, "preferences");
     press(&w, '\u{e00c}', false).await;
     assert_eq!(
         w.browser
@@ -610,6 +637,27 @@ async fn global_privacy_control_refuses_marketing_without_a_click() {
     w.close().await;
 }
 
+/// Runs axe-core with every rule it has switched on — experimental and best-practice rules
+/// included — in the document of `window_expr` (the page, or a placeholder's frame), on
+/// `context`; returns the violations as `rule (impact): targets`.
+async fn axe_scan(w: &World, axe: &str, window_expr: &str, context: &str) -> Value {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         const win = {window_expr};
+         if (!win.axe) {{ win.eval(arguments[0]); }}
+         const rules = {{}};
+         win.axe.getRules().forEach(r => rules[r.ruleId] = {{ enabled: true }});
+         win.axe.run({context}, {{ rules, resultTypes: ['violations'] }})
+           .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))),
+                 e => done(['axe failed: ' + e]));"
+    );
+    w.browser
+        .client
+        .execute_async(&script, vec![Value::String(axe.to_owned())])
+        .await
+        .expect("scan")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accessibility_scan_and_narrow_screens() {
     let w = world("nl-NL,nl").await;
@@ -627,22 +675,8 @@ async fn accessibility_scan_and_narrow_screens() {
         .await;
     w.visit(SITE_A, "/").await;
     w.banner_shown(true).await;
-    w.browser
-        .client
-        .execute(&axe, vec![])
-        .await
-        .expect("axe loads");
-    let scan = "const done = arguments[arguments.length - 1];
-        axe.run({ include: [['[data-cp-root]']] }, { resultTypes: ['violations'] })
-          .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                 .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))),
-                e => done(['axe failed: ' + e]));";
-    let first = w
-        .browser
-        .client
-        .execute_async(scan, vec![])
-        .await
-        .expect("scan");
+    let banner = "{ include: [['[data-cp-root]']] }";
+    let first = axe_scan(&w, &axe, "window", banner).await;
     assert_eq!(first, serde_json::json!([]), "first layer");
     // Everything fits: no button outside the 320 px viewport, no sideways scrolling.
     let overflow = w
@@ -655,6 +689,19 @@ async fn accessibility_scan_and_narrow_screens() {
         .await;
     assert_eq!(overflow, serde_json::json!([true, true]));
 
+    // A blocked embed's placeholder, in its own (same-origin) document.
+    w.browser
+        .until("!!document.querySelector('iframe[data-cp-src]').contentDocument.querySelector('[data-cp-allow]')")
+        .await;
+    let placeholder = axe_scan(
+        &w,
+        &axe,
+        "document.querySelector('iframe[data-cp-src]').contentWindow",
+        "win.document",
+    )
+    .await;
+    assert_eq!(placeholder, serde_json::json!([]), "placeholder");
+
     w.click("[data-cp-banner] [data-cp-action=\"open-settings\"]")
         .await;
     w.shown("[data-cp-preferences]").await;
@@ -663,12 +710,7 @@ async fn accessibility_scan_and_narrow_screens() {
             "{ROOT}.querySelectorAll('details').forEach(d => d.open = true)"
         ))
         .await;
-    let second = w
-        .browser
-        .client
-        .execute_async(scan, vec![])
-        .await
-        .expect("scan");
+    let second = axe_scan(&w, &axe, "window", banner).await;
     assert_eq!(second, serde_json::json!([]), "preference centre");
     w.close().await;
 }
@@ -699,5 +741,128 @@ async fn consent_mode_defaults_first_and_the_update_after_the_choice() {
             ["update", "granted", "denied"]
         ])
     );
+    w.close().await;
+}
+
+impl World {
+    /// Forgets the visitor's choice (the browser's cookies) and loads the page afresh.
+    async fn fresh_visit(&self) {
+        self.browser
+            .client
+            .delete_all_cookies()
+            .await
+            .expect("cookies deleted");
+        self.visit(SITE_A, "/").await;
+        self.banner_shown(true).await;
+        // Marks this document: a reload would drop it.
+        self.browser.eval("window.cpMarker = 1").await;
+    }
+
+    /// Reopens the preference centre on the same page and reads what it shows: the
+    /// optional switches (name → checked), the consent id and the date.
+    async fn reopened_preferences(&self) -> (Value, Value, Value) {
+        self.browser
+            .eval("window.ConsentProxy.open() && true")
+            .await;
+        self.shown("[data-cp-preferences]").await;
+        let shown = self
+            .browser
+            .eval(&format!(
+                "(() => {{ const p = {ROOT}.querySelector('[data-cp-preferences]');
+                   const switches = {{}};
+                   p.querySelectorAll('input[data-cp-category]').forEach(t => switches[t.getAttribute('data-cp-category')] = t.checked);
+                   const record = p.querySelector('.cp-record');
+                   return [switches, record.hidden ? null : record.querySelector('code').textContent,
+                           record.hidden ? null : record.querySelector('.cp-date').textContent]; }})()"
+            ))
+            .await;
+        (shown[0].clone(), shown[1].clone(), shown[2].clone())
+    }
+
+    /// The consent id of the browser's `cp_consent`, as `ConsentProxy.state` has it.
+    async fn state_id(&self) -> Value {
+        self.browser.eval("window.ConsentProxy.state.id").await
+    }
+}
+
+fn switches(preferences: bool, analytics: bool, marketing: bool) -> Value {
+    serde_json::json!({ "necessary": true, "preferences": preferences,
+        "analytics": analytics, "marketing": marketing })
+}
+
+/// After every kind of choice, the preference centre reopened on the same page (no reload)
+/// shows that choice, the consent id and the date — and saving it untouched keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preference_centre_shows_the_choice_made_on_this_page() {
+    let w = world("en-GB,en").await;
+    let assert_record = |id: &Value, date: &Value, expected_id: &Value, when: &str| {
+        assert_eq!(id.as_str().map(str::len), Some(32), "{when}: id {id}");
+        assert_eq!(id, expected_id, "{when}: the id of this choice");
+        assert!(
+            date.as_str().is_some_and(|d| d.len() >= 8),
+            "{when}: date {date}"
+        );
+    };
+
+    // Accept all, from the first layer.
+    w.fresh_visit().await;
+    let (before, id, _) = w.reopened_preferences().await;
+    assert_eq!(before, switches(false, false, false), "undecided");
+    assert_eq!(id, Value::Null, "no id before a choice");
+    w.click("[data-cp-preferences] [data-cp-action=\"accept-all\"]")
+        .await;
+    w.browser.until("window.ConsentProxy.state.decided").await;
+    let (shown, id, date) = w.reopened_preferences().await;
+    assert_eq!(shown, switches(true, true, true), "after accept all");
+    assert_record(&id, &date, &w.state_id().await, "accept all");
+    // Saving the untouched centre keeps everything: no withdrawal, no reload.
+    w.click("[data-cp-preferences] [data-cp-action=\"save\"]")
+        .await;
+    w.browser
+        .until(&format!(
+            "{ROOT}.querySelector('[data-cp-preferences]').hidden"
+        ))
+        .await;
+    assert_eq!(w.browser.eval("window.cpMarker").await, 1, "no reload");
+    let (shown, _, _) = w.reopened_preferences().await;
+    assert_eq!(shown, switches(true, true, true), "after saving untouched");
+    w.browser.until("document.cookie.includes('_ga=')").await;
+
+    // Reject all, from the first layer.
+    w.fresh_visit().await;
+    w.click("[data-cp-banner] [data-cp-action=\"reject-all\"]")
+        .await;
+    w.banner_shown(false).await;
+    w.browser.until("window.ConsentProxy.state.decided").await;
+    let (shown, id, date) = w.reopened_preferences().await;
+    assert_eq!(shown, switches(false, false, false), "after reject all");
+    assert_record(&id, &date, &w.state_id().await, "reject all");
+
+    // A custom choice.
+    w.fresh_visit().await;
+    w.click("[data-cp-banner] [data-cp-action=\"open-settings\"]")
+        .await;
+    w.shown("[data-cp-preferences]").await;
+    w.click("[data-cp-category=\"analytics\"]").await;
+    w.click("[data-cp-preferences] [data-cp-action=\"save\"]")
+        .await;
+    w.browser.until("window.ConsentProxy.state.decided").await;
+    let (shown, id, date) = w.reopened_preferences().await;
+    assert_eq!(shown, switches(false, true, false), "after a custom choice");
+    assert_record(&id, &date, &w.state_id().await, "custom");
+
+    // A placeholder's "allow" grants its category (the YouTube embed: marketing).
+    w.fresh_visit().await;
+    w.browser
+        .until("!!document.querySelector('iframe[data-cp-src]').contentDocument.querySelector('[data-cp-allow]')")
+        .await;
+    w.browser
+        .eval("document.querySelector('iframe[data-cp-src]').contentDocument.querySelector('[data-cp-allow]').click() || true")
+        .await;
+    w.browser.until("window.ConsentProxy.state.decided").await;
+    let (shown, id, date) = w.reopened_preferences().await;
+    assert_eq!(shown, switches(false, false, true), "after a placeholder");
+    assert_record(&id, &date, &w.state_id().await, "placeholder");
+    assert_eq!(w.browser.eval("window.cpMarker").await, 1, "no reload");
     w.close().await;
 }

@@ -444,6 +444,31 @@ async fn banner_document_is_served_per_language() {
     assert_eq!(post.status(), 405);
 }
 
+/// Without `?lang`, the browser's `Accept-Language` chooses among the site's languages, as
+/// it does for the banner the loader starts.
+#[tokio::test]
+async fn banner_document_without_lang_follows_accept_language() {
+    let (_upstream, proxy) = setup("", "languages = [\"nl\", \"en\"]").await;
+    let client = proxy.client();
+    for (accept, lang) in [
+        ("en-GB,en;q=0.9", "en"),
+        ("de-DE,de;q=0.9,en;q=0.5", "en"),
+        ("fr-BE", "nl"),
+        ("nl-BE,nl;q=0.9,en;q=0.8", "nl"),
+    ] {
+        let resp = client
+            .get(proxy.url(SITE_A, "/_cp/banner.json"))
+            .header("accept-language", accept)
+            .send()
+            .await
+            .expect("get");
+        let vary = resp.headers()["vary"].to_str().expect("vary").to_owned();
+        assert!(vary.contains("Accept-Language"), "{vary}");
+        let doc: Value = resp.json().await.expect("json");
+        assert_eq!(doc["lang"], lang, "Accept-Language: {accept}");
+    }
+}
+
 #[tokio::test]
 async fn a_configured_key_file_signs_the_cookies_and_none_is_created() {
     use consent_proxy::consent::cookie::{ConsentCookie, CookieKey};

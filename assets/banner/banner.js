@@ -146,8 +146,10 @@
     var names = { nl: "Nederlands", en: "English", fr: "Français", de: "Deutsch" };
     return h("div", { "class": "cp-langs", role: "group", "aria-label": doc.text.language },
       doc.languages.map(function (l) {
+        /* The visible code is the accessible name (WCAG 2.5.3 Label in Name); the
+         * language's own name is the description. */
         return h("button", { type: "button", "class": "cp-lang", lang: l, "data-cp-lang": l,
-          "aria-label": names[l], "aria-pressed": String(l === doc.lang) }, [l.toUpperCase()]);
+          title: names[l], "aria-pressed": String(l === doc.lang) }, [l.toUpperCase()]);
       }));
   }
 
@@ -176,14 +178,14 @@
     ]);
   }
 
-  function servicesTable(doc, services) {
+  function servicesTable(doc, category, services) {
     var t = doc.text;
     if (!services.length) { return h("p", { "class": "cp-muted" }, [t.noServices]); }
     return h("details", {}, [
       h("summary", {}, [t.services + " (" + services.length + ")"]),
-      h("div", { "class": "cp-scroll", tabindex: "0", role: "region", "aria-label": t.services }, services.map(function (s) {
+      h("div", { "class": "cp-scroll", tabindex: "0", role: "region", "aria-label": t.services + ": " + category }, services.map(function (s) {
         return h("div", { "class": "cp-service" }, [
-          h("h4", {}, [s.name]),
+          h("h3", {}, [s.name]),
           h("p", {}, [t.provider + ": " + s.provider + ". " + s.purpose + " ",
             s.policy ? h("a", { href: s.policy, rel: "noopener" }, [t.privacyPolicy]) : null]),
           s.cookies.length ? h("table", {}, [
@@ -202,32 +204,27 @@
 
   function secondLayer(doc) {
     var t = doc.text;
-    var record = null;
-    if (state.id) {
-      record = h("dl", { "class": "cp-record" }, [
-        h("dt", {}, [t.consentId]), h("dd", {}, [h("code", {}, [state.id])]),
-        h("dt", {}, [t.consentDate]),
-        h("dd", {}, [new Date(state.date * 1000).toLocaleString(doc.lang)])
-      ]);
-    }
+    /* Filled by syncPreferences() each time the centre opens: the visitor's id and date. */
+    var record = h("dl", { "class": "cp-record", hidden: true }, [
+      h("dt", {}, [t.consentId]), h("dd", {}, [h("code", {})]),
+      h("dt", {}, [t.consentDate]), h("dd", { "class": "cp-date" })
+    ]);
     return h("section", { "data-cp-preferences": true, role: "dialog", "aria-modal": "true",
       "aria-labelledby": "cp-pref-title", tabindex: "-1", hidden: true }, [
       h("div", { "class": "cp-head" }, [h("h2", { id: "cp-pref-title" }, [t.preferencesTitle]), languageSwitch(doc)]),
       gpcNote(doc),
       h("ul", { "class": "cp-categories" }, doc.categories.map(function (c) {
         var id = "cp-cat-" + c.id;
-        /* Never pre-ticked (CJEU Planet49): on only when the visitor granted it. */
-        var blockedByGpc = state.gpc && c.gpc;
         return h("li", {}, [
           h("div", { "class": "cp-toggle" }, [
             h("input", { type: "checkbox", role: "switch", id: id, "data-cp-category": c.id,
-              "aria-describedby": id + "-d", checked: c.locked || (state.decided && allowed(c.id) && !blockedByGpc),
-              disabled: c.locked || blockedByGpc }),
+              "data-cp-gpc": c.gpc ? "1" : null, "data-cp-locked": c.locked ? "1" : null, "aria-describedby": id + "-d",
+              checked: !!c.locked, disabled: !!c.locked }),
             h("label", { "for": id }, [c.name]),
             c.locked ? h("span", { "class": "cp-muted" }, [t.alwaysOn]) : null
           ]),
           h("p", { id: id + "-d" }, [c.description]),
-          servicesTable(doc, c.services)
+          servicesTable(doc, c.name, c.services)
         ]);
       })),
       record,
@@ -261,6 +258,25 @@
 
   function part(selector) { return ui.wrap && ui.wrap.querySelector(selector); }
 
+  /* The preference centre always shows the current state, also after a choice made on
+   * this page: switches on only for what the visitor granted — never pre-ticked (CJEU
+   * Planet49) — and the consent id and date once decided (GDPR art. 7(1)). */
+  function syncPreferences() {
+    each(ui.wrap.querySelectorAll("[data-cp-preferences] input[data-cp-category]"), function (input) {
+      if (input.hasAttribute("data-cp-locked")) { return; }
+      var blockedByGpc = !!state.gpc && input.hasAttribute("data-cp-gpc");
+      var c = input.getAttribute("data-cp-category");
+      input.checked = !!state.decided && allowed(c) && !blockedByGpc;
+      input.disabled = blockedByGpc;
+    });
+    var record = part(".cp-record");
+    record.hidden = !state.id;
+    if (state.id) {
+      record.querySelector("code").textContent = state.id;
+      part(".cp-date").textContent = new Date(state.date * 1000).toLocaleString(ui.doc.lang);
+    }
+  }
+
   /* Shows one layer ("banner", "preferences") or none; the floating button when none. */
   function show(layer) {
     var banner = part("[data-cp-banner]"), prefs = part("[data-cp-preferences]");
@@ -274,8 +290,10 @@
     if (layer) {
       var own = ui.wrap.contains(active) && !active.classList.contains("cp-floating");
       if (!ui.opener && active && active !== document.body && !own) { ui.opener = active; }
-      var target = layer === "banner" ? banner : prefs;
-      (target.querySelector(".cp-btn, input:not([disabled])") || target).focus();
+      if (layer === "preferences") { syncPreferences(); }
+      /* Focus goes to the dialog itself, never to a choice: Enter must not accept by
+       * default (accepting and refusing equally easy, EDPB cookie-banner taskforce 2023). */
+      (layer === "banner" ? banner : prefs).focus();
     } else if (ui.opener && ui.opener.isConnected) {
       ui.opener.focus();
       ui.opener = null;
@@ -330,7 +348,7 @@
     var focusable = prefs.querySelectorAll("button, input:not([disabled]), summary, a[href]");
     var first = focusable[0], last = focusable[focusable.length - 1];
     var active = ui.root.activeElement;
-    if (event.shiftKey && active === first) { last.focus(); event.preventDefault(); }
+    if (event.shiftKey && (active === first || active === prefs)) { last.focus(); event.preventDefault(); }
     else if (!event.shiftKey && active === last) { first.focus(); event.preventDefault(); }
   }
 

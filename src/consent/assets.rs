@@ -72,7 +72,11 @@ impl Precompressed {
         }
     }
 
-    /// Compressed sizes, for the budget.
+    /// Sizes as served: identity, gzip, brotli (for the budget and the README's table).
+    pub fn sizes(&self) -> [usize; 3] {
+        [self.identity.len(), self.gzip.len(), self.br.len()]
+    }
+
     pub fn gzip_len(&self) -> usize {
         self.gzip.len()
     }
@@ -244,5 +248,65 @@ mod tests {
             let total = code + doc.gzip_len();
             assert!(total <= 8 * 1024, "{}: {total} bytes gzipped", lang.code());
         }
+    }
+
+    /// `1234567` as `1,234,567`, the README's way of writing byte counts.
+    fn thousands(n: usize) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// The README's banner size table is computed here from what is served, so it cannot
+    /// drift: when the assets change, this test fails and prints the rows to paste.
+    #[test]
+    fn readme_size_table_is_what_is_served() {
+        let config = Config::parse("demo.toml", crate::demo::DEMO_CONFIG).unwrap();
+        let site = &config.sites[0];
+        let ui = SiteUi::new(site);
+        let sizes = |path: &str| SERVED.iter().find(|a| a.path == path).unwrap().body.sizes();
+        let [js, js_gz, js_br] = sizes("/_cp/banner.js");
+        let [css, css_gz, css_br] = sizes("/_cp/banner.css");
+        let docs: Vec<[usize; 3]> = Language::ALL
+            .iter()
+            .map(|&l| ui.document(Some(l)).1.sizes())
+            .collect();
+        let range = |i: usize| {
+            let min = docs.iter().map(|d| d[i]).min().unwrap();
+            let max = docs.iter().map(|d| d[i]).max().unwrap();
+            format!("{}–{} B", thousands(min), thousands(max))
+        };
+        let cookies: usize = site.services.iter().map(|s| s.cookies.len()).sum();
+        let total = js_gz + css_gz + docs.iter().map(|d| d[1]).max().unwrap();
+        let f = thousands;
+        let table = format!(
+            "| `/_cp/banner.js` (banner, preference centre, re-activation) | {} B | {} B | {} B |\n\
+             | `/_cp/banner.css` | {} B | {} B | {} B |\n\
+             | `/_cp/banner.json`, one language (demo site: {} services, {cookies} cookies) | {} | {} | {} |\n\
+             | **JS + CSS + one language** | | **{} B** (≤ 8 KB budget) | |\n",
+            f(js),
+            f(js_gz),
+            f(js_br),
+            f(css),
+            f(css_gz),
+            f(css_br),
+            site.services.len(),
+            range(0),
+            range(1),
+            range(2),
+            f(total),
+        );
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        assert!(
+            readme.contains(&table),
+            "README.md's banner size table is out of date; the served sizes are:\n\n{table}"
+        );
     }
 }

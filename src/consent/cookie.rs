@@ -50,6 +50,15 @@ impl CookieKey {
         }
     }
 
+    /// The server's key only if it already exists (for tools that sign as the server).
+    pub fn existing(server: &crate::config::ServerConfig) -> io::Result<CookieKey> {
+        let path = server
+            .secret_key_file
+            .clone()
+            .unwrap_or_else(|| server.data_dir.join(KEY_FILE));
+        crate::secrets::load(&path, 32).map(|bytes| CookieKey::from_bytes(&bytes))
+    }
+
     pub fn load_or_create(data_dir: &Path) -> io::Result<CookieKey> {
         let bytes = crate::secrets::load_or_create(&data_dir.join(KEY_FILE), 32, Vec::from)?;
         Ok(CookieKey::from_bytes(&bytes))

@@ -53,8 +53,24 @@ pub fn banner_document(
         .flat_map(|q| q.split('&'))
         .find_map(|pair| pair.strip_prefix("lang="))
         .and_then(Language::parse);
+    // Without `?lang`, the visitor's `Accept-Language` chooses, as for the loader.
+    let by_header = lang.is_none();
+    let lang = lang.or_else(|| {
+        site.ui.negotiate(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    });
     let (_, doc) = site.ui.document(lang);
-    super::assets::respond(method, headers, &doc, "application/json")
+    let mut resp = super::assets::respond(method, headers, &doc, "application/json");
+    if by_header {
+        resp.headers_mut().insert(
+            header::VARY,
+            HeaderValue::from_static("Accept-Encoding, Accept-Language"),
+        );
+    }
+    resp
 }
 
 /// The body of `POST /_cp/consent`.

@@ -4,6 +4,7 @@
 pub mod site;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::config::Config;
 use crate::server;
@@ -11,11 +12,50 @@ use crate::server;
 /// The demo's configuration, embedded so the demo needs no file.
 pub const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
 
-/// Where the demo listens; both default to the README's ports.
-#[derive(Debug, Clone, Copy)]
+/// Where the demo listens (both default to the README's ports) and keeps its state.
+#[derive(Debug, Clone)]
 pub struct DemoOptions {
     pub listen: SocketAddr,
     pub admin: SocketAddr,
+    /// `None`: a new temporary directory, removed when the demo stops, so every run
+    /// starts without consent records.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A data directory made for one run and removed at its end.
+struct RunDir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl RunDir {
+    fn new(kept: Option<PathBuf>) -> std::io::Result<RunDir> {
+        if let Some(path) = kept {
+            std::fs::create_dir_all(&path)?;
+            return Ok(RunDir {
+                path: std::path::absolute(path)?,
+                temporary: false,
+            });
+        }
+        let mut random = [0u8; 6];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+            .map_err(|_| std::io::Error::other("no system randomness"))?;
+        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let path = std::env::temp_dir().join(format!("consent-proxy-demo-{name}"));
+        std::fs::create_dir(&path)?;
+        Ok(RunDir {
+            path,
+            temporary: true,
+        })
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 /// Starts the demo site and the proxy in front of it; returns when a signal stops it.
@@ -24,8 +64,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let mut config = Config::parse("config/demo.toml (built in)", DEMO_CONFIG)?;
     config.server.listen = vec![options.listen];
     config.server.admin_listen = Some(options.admin);
-    let data_dir = std::env::temp_dir().join("consent-proxy-demo");
+    let run_dir = RunDir::new(options.data_dir)?;
+    let data_dir = run_dir.path.clone();
     config.server.data_dir = data_dir.clone();
+    // The configuration beside the state, so the printed commands work from any directory.
+    let config_file = data_dir.join("demo.toml");
+    std::fs::write(&config_file, DEMO_CONFIG)?;
     for site in &mut config.sites {
         site.upstream = format!("http://{site_addr}");
     }
@@ -53,10 +97,32 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         data_dir.join(crate::dashboard::auth::TOKEN_FILE).display(),
         admin.port()
     );
+    println!("  A cookie of a visitor who granted analytics and marketing (for curl):");
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "consent-proxy".into());
+    println!(
+        "    {exe} consent-cookie --config {} --data-dir {} --site demo --grant analytics,marketing",
+        config_file.display(),
+        data_dir.display()
+    );
     println!("  The demo site itself:        http://{site_addr}/");
+    if run_dir.temporary {
+        println!(
+            "  State (key, consent records): {} (temporary: removed when the demo stops; \
+             --data-dir DIR keeps it)",
+            data_dir.display()
+        );
+    } else {
+        println!(
+            "  State (key, consent records): {} (kept; delete the directory to start afresh)",
+            data_dir.display()
+        );
+    }
     println!();
     println!("  Press Ctrl-C to stop.");
     println!();
     server::signals::run(handle, None).await?;
+    drop(run_dir);
     Ok(())
 }

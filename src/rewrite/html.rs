@@ -722,11 +722,13 @@ fn placeholder(service: &str, category: Category, language: Language) -> String 
         ),
     };
     format!(
-        "<!doctype html><html lang=\"{lang}\"><link rel=\"stylesheet\" href=\"/_cp/placeholder.css\">\
-         <div class=\"cp-placeholder\" data-cp-placeholder=\"{cat}\"><p>{text}</p>\
-         <button type=\"button\" data-cp-allow=\"{cat}\">{button}</button></div></html>",
+        "<!doctype html><html lang=\"{lang}\"><title>{name}</title>\
+         <link rel=\"stylesheet\" href=\"/_cp/placeholder.css\">\
+         <main class=\"cp-placeholder\" data-cp-placeholder=\"{cat}\"><h1>{name}</h1><p>{text}</p>\
+         <button type=\"button\" data-cp-allow=\"{cat}\">{button}</button></main></html>",
         lang = language.code(),
         cat = category.as_str(),
+        name = super::inject::escape_attr(service),
         text = super::inject::escape_attr(&text),
     )
 }
