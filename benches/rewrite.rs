@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
+use consent_proxy::catalog::trackers::{self, Rules};
 use consent_proxy::config::Language;
 use consent_proxy::consent::ConsentState;
 use consent_proxy::rewrite::html::{PageContext, PageRewriter};
-use consent_proxy::rewrite::trackers::{self, Rules};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lol_html::AsciiCompatibleEncoding;
 

@@ -5,30 +5,37 @@
 //!
 //! ## Layout
 //!
-//! Data flows one way through these modules:
+//! Modules import one way, lowest first (`tests/docs.rs` checks it):
 //!
+//! - [`catalog`] — shared vocabulary, importing nothing of the proxy: consent categories,
+//!   the tracker catalogue, the consent id.
+//! - [`clock`], [`body`], [`coding`], [`secrets`] — Unix time, body types, content codings,
+//!   key files in the data directory.
 //! - [`config`] — the TOML schema, defaults and validation with errors that name file,
 //!   site and field.
-//! - [`server`] — listeners (HTTP, HTTPS with SNI, admin), graceful shutdown, reload on
-//!   SIGHUP.
-//! - [`proxy`] — one request through named phases: routing by host, header rules
-//!   (hop-by-hop, forwarding), the pooled upstream client, error pages, upgrades.
-//! - [`rewrite`] — the streaming HTML rewrite: loader injection, neutralising trackers of
-//!   refused categories, content codings, CSP; the tracker table.
-//! - [`consent`] — categories, the signed consent cookie, cookie enforcement, the banner's
-//!   texts and documents, `POST /_cp/consent`, the `/_cp/` assets.
-//! - [`store`] — the SQLite store: consent records and their retention job.
 //! - [`privacy`] — IP truncation and browser family; the only values of a visitor that may
 //!   be logged or stored.
-//! - [`secrets`] — the signing key and admin token in the data directory.
 //! - [`telemetry`] — log setup and Prometheus metrics.
+//! - [`store`] — the SQLite store: consent records and their retention job.
+//! - [`consent`] — the per-request consent state, the signed consent cookie, cookie
+//!   enforcement, the banner's texts and documents, `POST /_cp/consent`, the `/_cp/` assets.
+//! - [`rewrite`] — the streaming HTML rewrite: loader injection, neutralising trackers of
+//!   refused categories, CSP.
+//! - [`proxy`] — one request through named phases: routing by host, header rules
+//!   (hop-by-hop, forwarding), the pooled upstream client, error pages, upgrades.
 //! - [`dashboard`] — the admin listener: `/healthz`, `/metrics`, the consent-record API.
+//! - [`server`] — listeners (HTTP, HTTPS with SNI, admin), graceful shutdown, reload on
+//!   SIGHUP.
 //! - [`demo`] — the built-in demo site behind `consent-proxy demo`.
 //!
 //! `ARCHITECTURE.md` has the data flow and the decisions behind this layout.
 
 #![forbid(unsafe_code)]
 
+pub mod body;
+pub mod catalog;
+pub mod clock;
+pub mod coding;
 pub mod config;
 pub mod consent;
 pub mod dashboard;

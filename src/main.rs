@@ -133,7 +133,8 @@ fn print_consent_cookie(
     grant: &str,
     data_dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    use consent_proxy::consent::cookie::{ConsentCookie, ConsentId, CookieKey, NAME};
+    use consent_proxy::catalog::ConsentId;
+    use consent_proxy::consent::cookie::{ConsentCookie, CookieKey, NAME};
     use consent_proxy::consent::{Category, CategorySet};
     let mut config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(dir) = data_dir {
@@ -156,7 +157,7 @@ fn print_consent_cookie(
          pass --data-dir with the running proxy's data directory (`consent-proxy demo` \
          prints the whole command)",
     )?;
-    let now = u32::try_from(consent_proxy::consent::cookie::unix_now())?;
+    let now = u32::try_from(consent_proxy::clock::unix_now())?;
     let cookie = ConsentCookie {
         id: ConsentId::random(),
         granted,

@@ -57,3 +57,60 @@ fn readme_says_how_to_get_the_binary() {
     assert!(section.contains("cargo install --path ."));
     assert!(section.contains("target/release/consent-proxy"));
 }
+
+/// Modules import one way (ARCHITECTURE.md): each top-level module of `src/` may use only
+/// the modules listed before it here, so the layering can never close into a circle.
+#[test]
+fn modules_import_one_way() {
+    const LAYERS: &[&str] = &[
+        "catalog",
+        "clock",
+        "body",
+        "coding",
+        "secrets",
+        "config",
+        "privacy",
+        "telemetry",
+        "store",
+        "consent",
+        "rewrite",
+        "proxy",
+        "dashboard",
+        "server",
+        "demo",
+    ];
+    let mut problems = Vec::new();
+    for (rank, module) in LAYERS.iter().enumerate() {
+        let mut files = Vec::new();
+        let single = format!("{ROOT}/src/{module}.rs");
+        if std::path::Path::new(&single).exists() {
+            files.push(single);
+        }
+        let dir = format!("{ROOT}/src/{module}");
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries {
+                files.push(entry.expect("entry").path().display().to_string());
+            }
+        }
+        assert!(!files.is_empty(), "no source for module `{module}`");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source");
+            for used in text.split("crate::").skip(1) {
+                let name: String = used
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                match LAYERS.iter().position(|m| *m == name) {
+                    Some(other) if other > rank => {
+                        problems.push(format!("{file}: `{module}` uses `{name}`, a higher module"));
+                    }
+                    None if !name.is_empty() => {
+                        problems.push(format!("{file}: `{name}` is not in the layer list"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}

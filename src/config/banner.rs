@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Language;
-use crate::consent::Category;
+use crate::catalog::Category;
 
 /// `[site.banner]`: look and texts of the banner.
 #[derive(Debug, Clone, Deserialize)]

@@ -302,17 +302,17 @@ pub struct SiteConfig {
     /// Cookies no tracker rule knows: `allow` (the site's own, default) or `block` (treated
     /// as marketing until the visitor accepts it).
     #[serde(default)]
-    pub unknown_cookies: crate::consent::enforce::UnknownCookies,
+    pub unknown_cookies: crate::catalog::UnknownCookies,
     /// The categories the banner offers besides `necessary`; default all three.
     #[serde(default = "choice_categories")]
-    pub categories: Vec<crate::consent::Category>,
+    pub categories: Vec<crate::catalog::Category>,
     /// How long a choice (also a refusal) holds before the banner asks again: default six
     /// months, at most thirteen (CNIL guidance).
     #[serde(with = "humantime_serde", default = "six_months")]
     pub consent_lifetime: Duration,
     /// Categories a Global Privacy Control signal refuses; `marketing` always.
     #[serde(default)]
-    pub gpc_refuses: Vec<crate::consent::Category>,
+    pub gpc_refuses: Vec<crate::catalog::Category>,
     #[serde(default)]
     pub banner: BannerConfig,
     /// The services and cookies the preference centre lists per category.
@@ -320,8 +320,8 @@ pub struct SiteConfig {
     pub services: Vec<ServiceConfig>,
 }
 
-fn choice_categories() -> Vec<crate::consent::Category> {
-    use crate::consent::Category;
+fn choice_categories() -> Vec<crate::catalog::Category> {
+    use crate::catalog::Category;
     vec![
         Category::Preferences,
         Category::Analytics,
@@ -343,7 +343,7 @@ pub const MAX_CONSENT_LIFETIME: Duration = Duration::from_secs(13 * 2_630_016);
 pub struct TrackerConfig {
     /// Shown in placeholders and the cookie inventory; a built-in's name overrides it.
     pub name: String,
-    pub category: crate::consent::Category,
+    pub category: crate::catalog::Category,
     /// Script/embed/pixel hosts, `host` or `host/path-prefix`; subdomains match too.
     #[serde(default)]
     pub hosts: Vec<String>,
@@ -463,4 +463,23 @@ impl Language {
             Language::De => "de",
         }
     }
+}
+
+/// The built-in table with the site's own entries: a site entry with a built-in's name
+/// replaces it (or removes it with `enabled = false`); other entries are added.
+pub fn tracker_specs(site: &[TrackerConfig]) -> Vec<crate::catalog::TrackerSpec> {
+    let mut specs = crate::catalog::trackers::builtin();
+    for own in site {
+        specs.retain(|s| !s.name.eq_ignore_ascii_case(&own.name));
+        if own.enabled {
+            specs.push(crate::catalog::TrackerSpec {
+                name: own.name.clone(),
+                category: own.category,
+                hosts: own.hosts.clone(),
+                inline: own.inline.clone(),
+                cookies: own.cookies.clone(),
+            });
+        }
+    }
+    specs
 }

@@ -160,7 +160,7 @@ pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>)
             }
         }
         for (i, tracker) in site.trackers.iter().enumerate() {
-            if tracker.category == crate::consent::Category::Necessary {
+            if tracker.category == crate::catalog::Category::Necessary {
                 problems.push(Problem::site(
                     &name,
                     format!("trackers[{i}].category"),
@@ -172,7 +172,7 @@ pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>)
             }
         }
         if let Err(message) =
-            crate::rewrite::trackers::Rules::compile(&crate::rewrite::tracker_specs(&site.trackers))
+            crate::catalog::trackers::Rules::compile(&super::tracker_specs(&site.trackers))
         {
             problems.push(Problem::site(&name, "trackers", message));
         }
@@ -209,7 +209,7 @@ pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>)
 
 /// Consent lifetime, GPC, categories, banner look and the services list.
 fn check_consent(site: &mut SiteConfig, problems: &mut Vec<Problem>) {
-    use crate::consent::Category;
+    use crate::catalog::Category;
     let name = site.name.clone();
     if site.consent_lifetime > super::MAX_CONSENT_LIFETIME
         || site.consent_lifetime < std::time::Duration::from_secs(24 * 3600)

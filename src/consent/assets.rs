@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 
-use crate::proxy::body::{ProxyBody, full};
-use crate::rewrite::encoding::Coding;
+use crate::body::{ProxyBody, full};
+use crate::coding::Coding;
 
 struct Asset {
     path: &'static str,
@@ -102,7 +102,7 @@ static SERVED: LazyLock<Vec<Served>> = LazyLock::new(|| {
 pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Response<ProxyBody>> {
     let asset = SERVED.iter().find(|a| a.path == path)?;
     if method != Method::GET && method != Method::HEAD {
-        let mut resp = Response::new(crate::proxy::body::empty());
+        let mut resp = Response::new(crate::body::empty());
         *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
         resp.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -122,7 +122,7 @@ pub fn respond(
     let (bytes, coding) = body.negotiate(headers);
     let length = bytes.len();
     let mut resp = Response::new(if method == Method::HEAD {
-        crate::proxy::body::empty()
+        crate::body::empty()
     } else {
         full(bytes)
     });
@@ -232,7 +232,7 @@ mod tests {
     /// measured with the demo site's document (four services, eight cookies).
     #[test]
     fn banner_fits_its_budget() {
-        let config = Config::parse("demo.toml", crate::demo::DEMO_CONFIG).unwrap();
+        let config = Config::parse("demo.toml", include_str!("../../config/demo.toml")).unwrap();
         let ui = SiteUi::new(&config.sites[0]);
         let asset = |path: &str| {
             SERVED
@@ -267,7 +267,7 @@ mod tests {
     /// drift: when the assets change, this test fails and prints the rows to paste.
     #[test]
     fn readme_size_table_is_what_is_served() {
-        let config = Config::parse("demo.toml", crate::demo::DEMO_CONFIG).unwrap();
+        let config = Config::parse("demo.toml", include_str!("../../config/demo.toml")).unwrap();
         let site = &config.sites[0];
         let ui = SiteUi::new(site);
         let sizes = |path: &str| SERVED.iter().find(|a| a.path == path).unwrap().body.sizes();

@@ -15,9 +15,9 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
 
 use super::CategorySet;
+use crate::catalog::ConsentId;
 
 pub const NAME: &str = "cp_consent";
 const VERSION: u8 = 1;
@@ -62,43 +62,6 @@ impl CookieKey {
     pub fn load_or_create(data_dir: &Path) -> io::Result<CookieKey> {
         let bytes = crate::secrets::load_or_create(&data_dir.join(KEY_FILE), 32, Vec::from)?;
         Ok(CookieKey::from_bytes(&bytes))
-    }
-}
-
-/// Now, in Unix seconds: the clock consent cookies and records are written in.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// A consent id: random, so it says nothing about the visitor, yet findable in the
-/// consent records (GDPR art. 7(1): the controller can demonstrate consent).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ConsentId(pub [u8; 16]);
-
-impl ConsentId {
-    pub fn random() -> ConsentId {
-        let mut id = [0u8; 16];
-        // The system RNG does not fail on Linux; an all-zero id would still be unique
-        // enough to not matter for the one request it could affect.
-        let _ = SystemRandom::new().fill(&mut id);
-        ConsentId(id)
-    }
-}
-
-impl fmt::Display for ConsentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for ConsentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
     }
 }
 
@@ -205,7 +168,7 @@ pub fn find(headers: &http::HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::Category;
+    use crate::catalog::Category;
 
     fn key() -> CookieKey {
         CookieKey::from_bytes(&[7u8; 32])

@@ -11,13 +11,14 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
-use super::cookie::{ConsentCookie, ConsentId, CookieKey};
+use super::cookie::{ConsentCookie, CookieKey};
 use super::enforce::{self, Enforced};
+use super::policy::SitePolicy;
 use super::{Category, CategorySet, ConsentState};
+use crate::body::{ProxyBody, full};
+use crate::catalog::ConsentId;
 use crate::config::Language;
 use crate::privacy::{AnonymizedIp, BrowserFamily};
-use crate::proxy::body::{ProxyBody, full};
-use crate::proxy::route::Site;
 use crate::store::{ConsentRecord, Method as ChoiceMethod, Store};
 
 /// A consent body is a few dozen bytes; anything near this is not a browser's choice.
@@ -25,7 +26,7 @@ const MAX_BODY: usize = 4096;
 
 /// What the consent endpoint needs from the proxy besides the request.
 pub struct Context<'a> {
-    pub site: &'a Site,
+    pub site: &'a SitePolicy,
     pub key: &'a CookieKey,
     pub store: &'a Store,
     pub metrics: &'a crate::telemetry::Metrics,
@@ -43,7 +44,7 @@ pub fn banner_document(
     method: &Method,
     query: Option<&str>,
     headers: &HeaderMap,
-    site: &Site,
+    site: &SitePolicy,
 ) -> Response<ProxyBody> {
     if method != Method::GET && method != Method::HEAD {
         return refuse_method("GET, HEAD");
@@ -140,7 +141,7 @@ pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<Proxy
         Ok(granted) => granted,
         Err(message) => return problem(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
-    let now = super::cookie::unix_now();
+    let now = crate::clock::unix_now();
     if !ctx.limiter.allow(ctx.client, now) {
         let mut resp = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -154,7 +155,7 @@ pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<Proxy
 }
 
 /// The categories a choice grants, checked against the site's.
-fn granted(choice: &Choice, site: &Site) -> Result<CategorySet, String> {
+fn granted(choice: &Choice, site: &SitePolicy) -> Result<CategorySet, String> {
     let offered = site.ui.choices;
     match choice.method {
         ChoiceMethod::AcceptAll => Ok(offered.with(Category::Necessary)),
@@ -278,7 +279,7 @@ async fn answer(
     let mut enforced = Enforced::default();
     enforce::strip_request_cookies(
         &mut held,
-        &site.rewrite.rules,
+        &site.rules,
         &state,
         site.unknown_cookies,
         &mut enforced,

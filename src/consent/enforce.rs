@@ -7,18 +7,7 @@ use http::HeaderMap;
 use http::header::{COOKIE, HeaderValue, SET_COOKIE};
 
 use super::{Category, ConsentState};
-use crate::rewrite::trackers::Rules;
-
-/// What happens to cookies no rule knows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UnknownCookies {
-    /// Treat them as the site's own (necessary) cookies.
-    #[default]
-    Allow,
-    /// Treat them as refused until the visitor accepts everything.
-    Block,
-}
+use crate::catalog::{Rules, UnknownCookies};
 
 /// Sorts one cookie: its category (`None`: the site's own), and whether a rule knows it.
 /// One table lookup per cookie, shared by the request and the response side.
@@ -165,8 +154,8 @@ pub fn expiry_cookies(name: &str, host: &str, secure: bool) -> Vec<HeaderValue> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::CategorySet;
-    use crate::rewrite::trackers;
+    use crate::catalog::CategorySet;
+    use crate::catalog::trackers;
 
     fn rules() -> Rules {
         Rules::compile(&trackers::builtin()).expect("rules")

@@ -5,15 +5,15 @@
 //! reading non-essential information).
 
 pub mod assets;
-pub mod category;
 pub mod cookie;
 pub mod endpoint;
 pub mod enforce;
 pub mod limiter;
+pub mod policy;
 pub mod texts;
 pub mod ui;
 
-pub use category::{Category, CategorySet};
+pub use crate::catalog::{Category, CategorySet};
 
 /// Whether the browser sends a Global Privacy Control signal (`Sec-GPC: 1`).
 pub fn gpc(headers: &http::HeaderMap) -> bool {
@@ -27,7 +27,7 @@ pub struct ConsentState {
     decided: bool,
     /// The consent id and when it was given, shown to the visitor in the preference
     /// centre so they can exercise their rights (GDPR arts. 15–17) and found in the records.
-    record: Option<(cookie::ConsentId, u32)>,
+    record: Option<(crate::catalog::ConsentId, u32)>,
     /// A Global Privacy Control signal refused some categories of this request.
     gpc: bool,
 }
@@ -62,7 +62,7 @@ impl ConsentState {
     }
 
     /// The consent id and the time (Unix seconds) it was given.
-    pub fn record(&self) -> Option<(cookie::ConsentId, u32)> {
+    pub fn record(&self) -> Option<(crate::catalog::ConsentId, u32)> {
         self.record
     }
 

@@ -5,8 +5,8 @@
 //! refusing costs nothing (EDPB guidelines 05/2020: no cookie wall) and where the choice
 //! can be changed (GDPR art. 7(3)); no "by continuing to browse you agree".
 
+use crate::catalog::Category;
 use crate::config::Language;
-use crate::consent::Category;
 
 /// Every text the banner shows, in one language.
 pub struct Texts {

@@ -64,7 +64,7 @@ impl SiteUi {
             let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
             let q = parts
                 .find_map(|p| p.trim().strip_prefix("q="))
-                .map_or(1000, |q| crate::rewrite::encoding::parse_q(q).unwrap_or(0));
+                .map_or(1000, |q| crate::coding::parse_q(q).unwrap_or(0));
             if q == 0 {
                 continue;
             }

@@ -3,7 +3,7 @@
 
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::body::{ProxyBody, full};
+use crate::body::{ProxyBody, full};
 
 /// A short page for `status`, with a title and one sentence for the visitor.
 pub fn page(status: StatusCode) -> Response<ProxyBody> {

@@ -7,7 +7,6 @@
 //! 4. [`Proxy::response_filter`] — hop-by-hop out, `Via`, HSTS;
 //! 5. [`Proxy::logging`] — the access-log line (anonymised address) and metrics.
 
-pub mod body;
 pub mod error_page;
 pub mod forwarding;
 pub mod hop;
@@ -28,6 +27,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
+use crate::body::{self, IdleTimeout, ProxyBody};
 use crate::config::{Config, Limits, Timeouts};
 use crate::consent::cookie::{ConsentCookie, CookieKey};
 use crate::consent::enforce::{self, Enforced};
@@ -37,7 +37,6 @@ use crate::rewrite;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::{CookieLabels, NeutralisedLabels, RequestLabels, SiteLabels};
-use body::{IdleTimeout, ProxyBody};
 use forwarding::TrustedProxies;
 use route::{HostError, Router, Site};
 use upstream::{Failure, UpstreamPool};
@@ -222,7 +221,7 @@ impl Proxy {
                     .and_then(|h| h.to_str().ok().map(str::to_owned))
                     .unwrap_or_default();
                 let ctx = consent::endpoint::Context {
-                    site,
+                    site: &site.consent,
                     key: &self.key,
                     store: &self.store,
                     metrics: &self.metrics,
@@ -238,7 +237,7 @@ impl Proxy {
                 req.method(),
                 req.uri().query(),
                 req.headers(),
-                site,
+                &site.consent,
             ),
             path => consent::assets::serve(req.method(), path, req.headers())
                 .unwrap_or_else(|| error_page::page(StatusCode::NOT_FOUND)),
@@ -250,8 +249,14 @@ impl Proxy {
     fn consent_of(&self, headers: &http::HeaderMap, site: &Site) -> ConsentState {
         let state = consent::cookie::find(headers)
             .and_then(|value| {
-                let now = consent::cookie::unix_now();
-                ConsentCookie::verify(value, &self.key, &site.name, &site.policy_version, now)
+                let now = crate::clock::unix_now();
+                ConsentCookie::verify(
+                    value,
+                    &self.key,
+                    &site.name,
+                    &site.consent.policy_version,
+                    now,
+                )
             })
             .map_or(ConsentState::undecided(), |cookie| {
                 ConsentState::from_cookie(&cookie)
@@ -260,7 +265,7 @@ impl Proxy {
         // site adds), honoured without a click and over an earlier grant (binding under
         // CCPA/CPRA; a clear signal under the GDPR).
         if consent::gpc(headers) {
-            return state.refusing_by_gpc(&site.gpc_refuses);
+            return state.refusing_by_gpc(&site.consent.gpc_refuses);
         }
         state
     }
@@ -281,7 +286,7 @@ impl Proxy {
             &mut parts.headers,
             &site.rewrite.rules,
             &ex.consent,
-            site.unknown_cookies,
+            site.consent.unknown_cookies,
             &mut ex.enforced,
         );
         let proto = forwarding::visitor_proto(&parts.headers, ex.peer_trusted, conn.tls);
@@ -296,7 +301,7 @@ impl Proxy {
         // Ask the upstream only for codings the rewriter can decode, and the visitor can
         // take if the response passes through untouched.
         let accept =
-            rewrite::encoding::upstream_accept_encoding(parts.headers.get(header::ACCEPT_ENCODING));
+            crate::coding::upstream_accept_encoding(parts.headers.get(header::ACCEPT_ENCODING));
         parts.headers.insert(header::ACCEPT_ENCODING, accept);
         if let Some(upgrade) = upgrade {
             upgrade::restore(&mut parts.headers, upgrade);
@@ -445,7 +450,7 @@ impl Proxy {
             loader: Arc::from(rewrite::inject::loader(
                 &site.rewrite.loader,
                 &ex.consent,
-                site.ui.negotiate(
+                site.consent.ui.negotiate(
                     ex.facts
                         .as_ref()
                         .and_then(|f| f.accept_language.as_ref())
@@ -478,7 +483,7 @@ impl Proxy {
             headers,
             &site.rewrite.rules,
             &ex.consent,
-            site.unknown_cookies,
+            site.consent.unknown_cookies,
             &mut dropped,
         );
         if let Some(facts) = &ex.facts {
@@ -556,7 +561,7 @@ fn record_neutralised(metrics: &Metrics, site: &Arc<str>, counts: &rewrite::html
         return;
     }
     for kind in rewrite::html::Kind::ALL {
-        for category in crate::consent::Category::ALL {
+        for category in crate::catalog::Category::ALL {
             let n = counts.by_kind[kind as usize][category as usize];
             if n > 0 {
                 metrics

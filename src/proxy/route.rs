@@ -15,8 +15,6 @@ use crate::rewrite::SiteRewrite;
 #[derive(Debug)]
 pub struct Site {
     pub name: Arc<str>,
-    /// A consent cookie signed for another policy version does not count.
-    pub policy_version: Box<str>,
     pub upstream_scheme: Scheme,
     pub upstream_authority: Authority,
     pub preserve_host: bool,
@@ -25,13 +23,8 @@ pub struct Site {
     pub hsts: Option<HeaderValue>,
     /// Tracker rules and loader settings for this site's pages.
     pub rewrite: SiteRewrite,
-    pub unknown_cookies: crate::consent::enforce::UnknownCookies,
-    /// The banner's documents, languages and the categories offered.
-    pub ui: crate::consent::ui::SiteUi,
-    /// How long a consent cookie lasts.
-    pub consent_lifetime: std::time::Duration,
-    /// Categories a `Sec-GPC: 1` request refuses.
-    pub gpc_refuses: Vec<crate::consent::Category>,
+    /// Consent cookie binding, banner, enforcement settings.
+    pub consent: crate::consent::policy::SitePolicy,
 }
 
 impl Site {
@@ -48,20 +41,18 @@ impl Site {
             }
             HeaderValue::from_str(&v).ok()
         });
+        // Validation compiled the same rules already; they cannot fail here.
+        let rewrite = SiteRewrite::new(site, limits.html_rewrite_memory).ok()?;
+        let consent = crate::consent::policy::SitePolicy::new(site, Arc::clone(&rewrite.rules));
         Some(Site {
-            name: Arc::from(site.name.as_str()),
-            policy_version: site.policy_version.as_str().into(),
+            name: Arc::clone(&consent.name),
             upstream_scheme: uri.scheme().cloned().unwrap_or(Scheme::HTTP),
             upstream_authority: uri.authority()?.clone(),
             preserve_host: site.preserve_host,
             has_tls: site.tls.is_some(),
             hsts,
-            // Validation compiled the same rules already; they cannot fail here.
-            rewrite: SiteRewrite::new(site, limits.html_rewrite_memory).ok()?,
-            unknown_cookies: site.unknown_cookies,
-            ui: crate::consent::ui::SiteUi::new(site),
-            consent_lifetime: site.consent_lifetime,
-            gpc_refuses: site.gpc_refuses.clone(),
+            rewrite,
+            consent,
         })
     }
 }

@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::body::IdleTimeout;
+use crate::body::IdleTimeout;
 use crate::config::{Limits, Timeouts};
 
 /// Request bodies stream from the visitor to the upstream, with an idle timeout.

@@ -9,9 +9,9 @@ use http_body::{Body, Frame};
 use lol_html::AsciiCompatibleEncoding;
 use pin_project_lite::pin_project;
 
-use super::encoding::{Coding, Decoder, Encoder};
 use super::html::{Counts, PageContext, PageRewriter};
-use crate::proxy::body::BoxError;
+use crate::body::BoxError;
+use crate::coding::{Coding, Decoder, Encoder};
 
 /// Called once with what the page had neutralised, when the body ends.
 pub type Report = Box<dyn FnOnce(Counts) + Send>;

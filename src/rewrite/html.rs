@@ -12,9 +12,10 @@ use lol_html::html_content::{ContentType, Element};
 use lol_html::send::{HtmlRewriter, Settings};
 use lol_html::{AsciiCompatibleEncoding, MemorySettings, element, end, text};
 
-use super::trackers::Rules;
+use crate::catalog::Category;
+use crate::catalog::Rules;
 use crate::config::Language;
-use crate::consent::{Category, ConsentState};
+use crate::consent::ConsentState;
 
 /// What was neutralised on a page, for the proof-of-enforcement counters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -763,8 +764,8 @@ fn category_name_de(c: Category) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::CategorySet;
-    use crate::rewrite::trackers::{self, Rules};
+    use crate::catalog::CategorySet;
+    use crate::catalog::trackers::{self, Rules};
 
     const LOADER: &str = "<script src=\"/_cp/banner.js\" data-cp-loader></script>";
 

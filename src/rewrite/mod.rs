@@ -6,10 +6,8 @@
 
 pub mod body;
 pub mod csp;
-pub mod encoding;
 pub mod html;
 pub mod inject;
-pub mod trackers;
 
 use std::sync::Arc;
 
@@ -17,9 +15,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use lol_html::AsciiCompatibleEncoding;
 
-use crate::config::{Language, SiteConfig, TrackerConfig};
-use encoding::Coding;
-use trackers::{Rules, TrackerSpec};
+use crate::catalog::Rules;
+use crate::coding::Coding;
+use crate::config::{Language, SiteConfig};
 
 /// A site's rewrite settings, compiled once at config load.
 #[derive(Debug)]
@@ -35,7 +33,9 @@ pub struct SiteRewrite {
 impl SiteRewrite {
     pub fn new(site: &SiteConfig, memory_limit: usize) -> Result<SiteRewrite, String> {
         Ok(SiteRewrite {
-            rules: Arc::new(Rules::compile(&tracker_specs(&site.trackers))?),
+            rules: Arc::new(Rules::compile(&crate::config::tracker_specs(
+                &site.trackers,
+            ))?),
             loader: inject::LoaderConfig {
                 site: site.name.clone(),
                 languages: site.languages.iter().map(|l| l.code()).collect(),
@@ -50,25 +50,6 @@ impl SiteRewrite {
             memory_limit,
         })
     }
-}
-
-/// The built-in table with the site's own entries: a site entry with a built-in's name
-/// replaces it (or removes it with `enabled = false`); other entries are added.
-pub fn tracker_specs(site: &[TrackerConfig]) -> Vec<TrackerSpec> {
-    let mut specs = trackers::builtin();
-    for own in site {
-        specs.retain(|s| !s.name.eq_ignore_ascii_case(&own.name));
-        if own.enabled {
-            specs.push(TrackerSpec {
-                name: own.name.clone(),
-                category: own.category,
-                hosts: own.hosts.clone(),
-                inline: own.inline.clone(),
-                cookies: own.cookies.clone(),
-            });
-        }
-    }
-    specs
 }
 
 /// What the visitor's request says about rewriting its response.
@@ -259,6 +240,7 @@ fn add_vary(headers: &mut HeaderMap, names: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TrackerConfig;
 
     fn facts() -> RequestFacts {
         RequestFacts {
@@ -352,7 +334,7 @@ mod tests {
 
     #[test]
     fn site_trackers_extend_override_and_remove_built_ins() {
-        use crate::consent::Category;
+        use crate::catalog::Category;
         let own = |name: &str, category, hosts: &[&str], enabled| TrackerConfig {
             name: name.to_owned(),
             category,
@@ -361,7 +343,7 @@ mod tests {
             cookies: vec![],
             enabled,
         };
-        let specs = tracker_specs(&[
+        let specs = crate::config::tracker_specs(&[
             own("Leadinfo", Category::Marketing, &["cdn.leadinfo.net"], true),
             own("hotjar", Category::Marketing, &["static.hotjar.com"], true),
             own("Vimeo", Category::Marketing, &[], false),

@@ -4,8 +4,8 @@
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::consent::cookie::ConsentId;
-use crate::consent::{Category, CategorySet};
+use crate::catalog::ConsentId;
+use crate::catalog::{Category, CategorySet};
 use crate::privacy::{AnonymizedIp, BrowserFamily};
 
 pub(super) const SCHEMA: &[&str] = &[

@@ -22,8 +22,7 @@ pub async fn run(store: Store, retention: RetentionConfig, mut shutdown: watch::
 
 /// One pass; returns the number of consent records deleted.
 pub async fn sweep(store: &Store, retention: &RetentionConfig) -> u64 {
-    let cutoff =
-        crate::consent::cookie::unix_now().saturating_sub(retention.consent_records.as_secs());
+    let cutoff = crate::clock::unix_now().saturating_sub(retention.consent_records.as_secs());
     match store
         .delete_consents_before(i64::try_from(cutoff).unwrap_or(i64::MAX))
         .await
@@ -46,8 +45,8 @@ pub async fn sweep(store: &Store, retention: &RetentionConfig) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::CategorySet;
-    use crate::consent::cookie::ConsentId;
+    use crate::catalog::CategorySet;
+    use crate::catalog::ConsentId;
     use crate::privacy::{BrowserFamily, IpAnonymizer};
     use crate::store::{ConsentQuery, ConsentRecord, Method};
 
@@ -55,7 +54,7 @@ mod tests {
     async fn records_past_retention_are_deleted_and_younger_ones_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open("sqlite://r.db", dir.path()).await.unwrap();
-        let now = i64::try_from(crate::consent::cookie::unix_now()).unwrap();
+        let now = i64::try_from(crate::clock::unix_now()).unwrap();
         let day = 24 * 3600;
         for age_days in [800, 700, 1] {
             let at = now - age_days * day;

@@ -491,8 +491,9 @@ pub fn consent_cookie(
     granted: &[consent_proxy::consent::Category],
     policy: &str,
 ) -> String {
+    use consent_proxy::catalog::ConsentId;
     use consent_proxy::consent::CategorySet;
-    use consent_proxy::consent::cookie::{ConsentCookie, ConsentId, CookieKey};
+    use consent_proxy::consent::cookie::{ConsentCookie, CookieKey};
     let key = std::fs::read(proxy.dir.path().join("data/secret.key")).expect("key file");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use crate::consent::Category;
+use crate::catalog::Category;
 
 /// One row of the table.
 #[derive(Debug, Clone)]
@@ -392,6 +392,17 @@ fn split_url(url: &str) -> Option<(Cow<'_, str>, &str)> {
         return Some((Cow::Owned(host.to_ascii_lowercase()), path));
     }
     Some((Cow::Borrowed(host), path))
+}
+
+/// What happens to cookies no rule knows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownCookies {
+    /// Treat them as the site's own (necessary) cookies.
+    #[default]
+    Allow,
+    /// Treat them as refused until the visitor accepts everything.
+    Block,
 }
 
 #[cfg(test)]
