@@ -527,7 +527,7 @@ async fn no_cookie_for_a_choice_the_store_could_not_keep() {
 }
 
 #[tokio::test]
-async fn replayed_choices_are_limited_per_network() {
+async fn replayed_choices_are_limited_per_address() {
     let (_upstream, proxy) = setup("[server.limits]\nconsents_per_minute = 3", "").await;
     let mut statuses = Vec::new();
     // Seven posts within a second span at most two minute windows: at most six pass.
@@ -549,4 +549,53 @@ async fn replayed_choices_are_limited_per_network() {
         accepted,
         "only accepted ones stored"
     );
+}
+
+/// One address cannot use up the budget of its whole network: its neighbours behind the
+/// same carrier-grade NAT (same /24) still get their choice recorded, up to the network's
+/// higher ceiling.
+#[tokio::test]
+async fn one_address_cannot_use_up_its_networks_budget() {
+    let (_upstream, proxy) = setup(
+        "trusted_proxies = [\"127.0.0.1\"]\n[server.limits]\nconsents_per_minute = 2\nconsents_per_minute_network = 5",
+        "",
+    )
+    .await;
+    let from = |address: &'static str| {
+        post(&proxy, &json!({ "method": "reject-all" })).header("x-forwarded-for", address)
+    };
+    let mut noisy = Vec::new();
+    for _ in 0..4 {
+        noisy.push(
+            from("198.51.100.7")
+                .send()
+                .await
+                .expect("post")
+                .status()
+                .as_u16(),
+        );
+    }
+    // At most two per address in a minute (two windows if the minute turns: four).
+    assert!(
+        noisy.contains(&429),
+        "the noisy address is limited: {noisy:?}"
+    );
+    let neighbour = from("198.51.100.8").send().await.expect("post");
+    assert_eq!(
+        neighbour.status(),
+        200,
+        "a neighbour in the same /24 is not"
+    );
+    // The network's ceiling still holds for many addresses together.
+    let mut many = Vec::new();
+    for i in 10..20 {
+        let address = format!("198.51.100.{i}");
+        let resp = post(&proxy, &json!({ "method": "reject-all" }))
+            .header("x-forwarded-for", address)
+            .send()
+            .await
+            .expect("post");
+        many.push(resp.status().as_u16());
+    }
+    assert!(many.contains(&429), "the /24 has a ceiling: {many:?}");
 }

@@ -84,6 +84,11 @@ pub struct ServerConfig {
     /// `human` (default) or `json` log lines.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Protocols a visitor may switch to with `Upgrade` (RFC 9110 §7.8), lowercase. Only
+    /// WebSocket by default: an `Upgrade: h2c` passed to the origin would tunnel requests
+    /// around the per-request rules.
+    #[serde(default = "default_upgrades")]
+    pub upgrades: Vec<String>,
     #[serde(default)]
     pub timeouts: Timeouts,
     #[serde(default)]
@@ -99,6 +104,10 @@ impl ServerConfig {
             std::thread::available_parallelism().map_or(1, usize::from)
         }
     }
+}
+
+fn default_upgrades() -> Vec<String> {
+    vec!["websocket".to_owned()]
 }
 
 fn default_data_dir() -> PathBuf {
@@ -182,9 +191,12 @@ pub struct Limits {
     /// Memory one page's HTML rewrite may hold (a tag split across chunks, a long
     /// attribute); past it the rest of the page passes through unmodified.
     pub html_rewrite_memory: usize,
-    /// Consent choices recorded per minute from one network (the truncated address);
-    /// more get `429`, so replayed posts cannot fill the disk.
+    /// Consent choices recorded per minute from one address; more get `429`, so replayed
+    /// posts cannot fill the disk.
     pub consents_per_minute: u32,
+    /// The ceiling per minute for a whole network (the truncated address): higher than
+    /// the per-address budget, so one address cannot use up its neighbours' (CGNAT).
+    pub consents_per_minute_network: u32,
     /// Largest read buffer, in bytes, of one upstream connection; reads adapt up to it.
     /// Larger is faster for large responses, smaller bounds memory per busy connection.
     pub upstream_read_buffer: usize,
@@ -199,6 +211,7 @@ impl Default for Limits {
             upstream_read_buffer: 64 * 1024,
             html_rewrite_memory: 1024 * 1024,
             consents_per_minute: 60,
+            consents_per_minute_network: 600,
         }
     }
 }
@@ -466,10 +479,16 @@ impl Language {
 }
 
 /// The built-in table with the site's own entries: a site entry with a built-in's name
-/// replaces it (or removes it with `enabled = false`); other entries are added.
-pub fn tracker_specs(site: &[TrackerConfig]) -> Vec<crate::catalog::TrackerSpec> {
+/// replaces it (or removes it with `enabled = false`); other entries are added. Cookies the
+/// site declares `necessary` in its `[[site.services]]` are a rule too — they always pass,
+/// also under `unknown_cookies = "block"` — unless a tracker's rule already claims them
+/// (a tracker's cookie never becomes necessary by declaration).
+pub fn tracker_specs(
+    trackers: &[TrackerConfig],
+    services: &[ServiceConfig],
+) -> Vec<crate::catalog::TrackerSpec> {
     let mut specs = crate::catalog::trackers::builtin();
-    for own in site {
+    for own in trackers {
         specs.retain(|s| !s.name.eq_ignore_ascii_case(&own.name));
         if own.enabled {
             specs.push(crate::catalog::TrackerSpec {
@@ -480,6 +499,31 @@ pub fn tracker_specs(site: &[TrackerConfig]) -> Vec<crate::catalog::TrackerSpec>
                 cookies: own.cookies.clone(),
             });
         }
+    }
+    let claimed = |name: &str| {
+        specs
+            .iter()
+            .flat_map(|s| &s.cookies)
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => pattern == name,
+            })
+    };
+    let necessary: Vec<String> = services
+        .iter()
+        .filter(|s| s.category == crate::catalog::Category::Necessary)
+        .flat_map(|s| &s.cookies)
+        .map(|c| c.name.clone())
+        .filter(|name| !name.is_empty() && name != "*" && !claimed(name))
+        .collect();
+    if !necessary.is_empty() {
+        specs.push(crate::catalog::TrackerSpec {
+            name: "the site's necessary cookies".into(),
+            category: crate::catalog::Category::Necessary,
+            hosts: Vec::new(),
+            inline: Vec::new(),
+            cookies: necessary,
+        });
     }
     specs
 }

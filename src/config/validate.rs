@@ -50,11 +50,35 @@ pub(super) fn check_server(
             "must be at least 1",
         ));
     }
+    if server.limits.consents_per_minute_network < server.limits.consents_per_minute {
+        problems.push(Problem::global(
+            "server.limits.consents_per_minute_network",
+            "must be at least `consents_per_minute` (a network holds at least one address)",
+        ));
+    }
     if server.limits.max_headers == 0 {
         problems.push(Problem::global(
             "server.limits.max_headers",
             "must be at least 1",
         ));
+    }
+    for protocol in &server.upgrades {
+        if protocol.eq_ignore_ascii_case("h2c") {
+            problems.push(Problem::global(
+                "server.upgrades",
+                "`h2c` cannot be allowed: an HTTP/2 connection to the origin would carry \
+                 requests past the proxy's per-request consent rules",
+            ));
+        } else if protocol.is_empty()
+            || !protocol
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        {
+            problems.push(Problem::global(
+                "server.upgrades",
+                format!("`{protocol}` is not a protocol name (like `websocket`)"),
+            ));
+        }
     }
     // The Dutch AP and CNIL accept a truncated address only without its last octet
     // (IPv4 /24) or last 80 bits (IPv6 /48); keeping more would be less anonymous.
@@ -171,9 +195,10 @@ pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>)
                 ));
             }
         }
-        if let Err(message) =
-            crate::catalog::trackers::Rules::compile(&super::tracker_specs(&site.trackers))
-        {
+        if let Err(message) = crate::catalog::trackers::Rules::compile(&super::tracker_specs(
+            &site.trackers,
+            &site.services,
+        )) {
             problems.push(Problem::site(&name, "trackers", message));
         }
         if let Some(id) = site.ga.as_ref().and_then(|ga| ga.measurement_id.as_deref())

@@ -32,6 +32,8 @@ pub struct Context<'a> {
     pub metrics: &'a crate::telemetry::Metrics,
     pub limiter: &'a super::limiter::ConsentLimiter,
     pub client: AnonymizedIp,
+    /// The full client address, in memory only: the rate limit counts a keyed hash of it.
+    pub address: std::net::IpAddr,
     /// `http` or `https`, as the visitor spoke.
     pub proto: &'static str,
     /// The visitor's `Host`.
@@ -142,10 +144,10 @@ pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<Proxy
         Err(message) => return problem(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
     let now = crate::clock::unix_now();
-    if !ctx.limiter.allow(ctx.client, now) {
+    if !ctx.limiter.allow(ctx.address, ctx.client, now) {
         let mut resp = problem(
             StatusCode::TOO_MANY_REQUESTS,
-            "too many choices from this network; try again in a minute",
+            "too many choices from this address or network; try again in a minute",
         );
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));

@@ -1,50 +1,72 @@
-//! A limit on consent records per network and minute, so a stranger replaying
-//! `POST /_cp/consent` cannot fill the disk. Keyed by the *truncated* address (a /24 or
-//! /48 by default): the limiter never holds a full address either.
+//! A limit on consent records per minute, so a stranger replaying `POST /_cp/consent`
+//! cannot fill the disk — without letting one address use up the budget of its whole
+//! network (neighbours behind the same carrier-grade NAT still get their choice recorded).
+//!
+//! Two budgets: per address, and a higher one per network (the *truncated* address, a /24
+//! or /48 by default). Addresses are never stored: the per-address table is keyed by a
+//! hash under a random key made at start, held in memory for the current minute only.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::privacy::AnonymizedIp;
 
-/// Past this many networks in one minute the table is swept, so it stays bounded.
+/// Past this many keys in one minute a table is swept, so it stays bounded.
 const MAX_TRACKED: usize = 65_536;
 
 #[derive(Debug)]
 pub struct ConsentLimiter {
-    per_minute: u32,
-    windows: Mutex<HashMap<AnonymizedIp, (u64, u32)>>,
+    per_address: u32,
+    per_network: u32,
+    /// The random key of the address hashes, new at every start.
+    hasher: RandomState,
+    addresses: Mutex<Windows<u64>>,
+    networks: Mutex<Windows<AnonymizedIp>>,
 }
 
+/// Counts per key in the current minute: key → (minute, count).
+type Windows<K> = HashMap<K, (u64, u32)>;
+
 impl ConsentLimiter {
-    pub fn new(per_minute: u32) -> ConsentLimiter {
+    pub fn new(per_address: u32, per_network: u32) -> ConsentLimiter {
         ConsentLimiter {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
+            per_address,
+            per_network,
+            hasher: RandomState::new(),
+            addresses: Mutex::new(HashMap::new()),
+            networks: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Counts one choice from `network` at `now` (Unix seconds); `false` once the network
-    /// has used its budget for this minute.
-    pub fn allow(&self, network: AnonymizedIp, now: u64) -> bool {
+    /// Counts one choice from `address` (in `network`) at `now` (Unix seconds); `false`
+    /// once the address or its network has used its budget for this minute.
+    pub fn allow(&self, address: IpAddr, network: AnonymizedIp, now: u64) -> bool {
         let minute = now / 60;
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() >= MAX_TRACKED && !windows.contains_key(&network) {
-            windows.retain(|_, (m, _)| *m == minute);
-            if windows.len() >= MAX_TRACKED {
-                windows.clear();
-            }
-        }
-        let window = windows.entry(network).or_insert((minute, 0));
-        if window.0 != minute {
-            *window = (minute, 0);
-        }
-        window.1 = window.1.saturating_add(1);
-        window.1 <= self.per_minute
+        let tag = self.hasher.hash_one(address);
+        count(&self.addresses, tag, minute) <= self.per_address
+            && count(&self.networks, network, minute) <= self.per_network
     }
+}
+
+/// Adds one to `key`'s count in `minute` and returns it.
+fn count<K: std::hash::Hash + Eq>(table: &Mutex<Windows<K>>, key: K, minute: u64) -> u32 {
+    let mut windows = table
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if windows.len() >= MAX_TRACKED && !windows.contains_key(&key) {
+        windows.retain(|_, (m, _)| *m == minute);
+        if windows.len() >= MAX_TRACKED {
+            windows.clear();
+        }
+    }
+    let window = windows.entry(key).or_insert((minute, 0));
+    if window.0 != minute {
+        *window = (minute, 0);
+    }
+    window.1 = window.1.saturating_add(1);
+    window.1
 }
 
 #[cfg(test)]
@@ -53,16 +75,30 @@ mod tests {
     use crate::privacy::IpAnonymizer;
 
     #[test]
-    fn budget_per_network_and_minute() {
+    fn budget_per_address_and_network_and_minute() {
         let anon = IpAnonymizer::new(24, 48);
-        let a = anon.anonymize("192.0.2.10".parse().unwrap());
-        let same_net = anon.anonymize("192.0.2.99".parse().unwrap());
-        let b = anon.anonymize("198.51.100.1".parse().unwrap());
-        let limiter = ConsentLimiter::new(2);
-        assert!(limiter.allow(a, 120));
-        assert!(limiter.allow(same_net, 121));
-        assert!(!limiter.allow(a, 122), "the /24 has used its two");
-        assert!(limiter.allow(b, 122), "other networks are not affected");
-        assert!(limiter.allow(a, 180), "a new minute");
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let (a, neighbour, b) = (ip("192.0.2.10"), ip("192.0.2.99"), ip("198.51.100.1"));
+        let net = |i: IpAddr| anon.anonymize(i);
+        let limiter = ConsentLimiter::new(2, 3);
+        assert!(limiter.allow(a, net(a), 120));
+        assert!(limiter.allow(a, net(a), 121));
+        assert!(
+            !limiter.allow(a, net(a), 122),
+            "the address has used its two"
+        );
+        assert!(
+            limiter.allow(neighbour, net(neighbour), 122),
+            "a neighbour in the same /24 still gets through"
+        );
+        assert!(
+            !limiter.allow(ip("192.0.2.7"), net(ip("192.0.2.7")), 123),
+            "the /24 has used its ceiling"
+        );
+        assert!(
+            limiter.allow(b, net(b), 122),
+            "other networks are not affected"
+        );
+        assert!(limiter.allow(a, net(a), 180), "a new minute");
     }
 }

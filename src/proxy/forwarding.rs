@@ -118,9 +118,29 @@ pub struct Hop<'a> {
     pub host: &'a str,
 }
 
+/// Client-address headers of other proxies and CDNs. An upstream may believe them, so a
+/// visitor must not be able to send them: only a trusted proxy's pass through.
+static CLIENT_ADDRESS_HEADERS: [HeaderName; 9] = [
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("true-client-ip"),
+    HeaderName::from_static("cf-connecting-ip"),
+    HeaderName::from_static("x-client-ip"),
+    HeaderName::from_static("x-cluster-client-ip"),
+    HeaderName::from_static("fastly-client-ip"),
+    HeaderName::from_static("x-original-forwarded-for"),
+    HeaderName::from_static("client-ip"),
+    HeaderName::from_static("x-forwarded"),
+];
+
 /// Sets `X-Forwarded-For` (appended), `X-Forwarded-Proto`, `X-Forwarded-Host` and
-/// `Forwarded`. Values a client sent are kept only when it is a trusted proxy.
+/// `Forwarded`. Values a client sent are kept only when it is a trusted proxy; so are the
+/// other client-address headers ([`CLIENT_ADDRESS_HEADERS`]).
 pub fn set_upstream_headers(headers: &mut HeaderMap, hop: &Hop<'_>) {
+    if !hop.peer_trusted {
+        for name in &CLIENT_ADDRESS_HEADERS {
+            headers.remove(name);
+        }
+    }
     let peer = canonical(hop.peer);
     let mut xff = String::with_capacity(64);
     let mut fwd = String::with_capacity(96);

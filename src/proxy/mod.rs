@@ -75,6 +75,8 @@ pub struct Proxy {
     store: Store,
     /// Consent records per network and minute.
     consent_limiter: consent::limiter::ConsentLimiter,
+    /// Protocols a visitor may upgrade to (`[server] upgrades`).
+    upgrades: Vec<String>,
 }
 
 /// Facts about one request, gathered on the way for the logging phase.
@@ -117,7 +119,9 @@ impl Proxy {
             store,
             consent_limiter: consent::limiter::ConsentLimiter::new(
                 config.server.limits.consents_per_minute,
+                config.server.limits.consents_per_minute_network,
             ),
+            upgrades: config.server.upgrades.clone(),
         }
     }
 
@@ -152,7 +156,7 @@ impl Proxy {
             Ok(site) => {
                 ex.site = Some(Arc::clone(&site));
                 ex.consent = self.consent_of(req.headers(), &site);
-                let upgrade = upgrade::requested(req.version(), req.headers());
+                let upgrade = upgrade::requested(req.version(), req.headers(), &self.upgrades);
                 let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
                 let upstream_req = self.upstream_request_filter(req, conn, &site, &mut ex, upgrade);
                 match self.upstream(upstream_req, &site, &mut ex).await {
@@ -227,6 +231,7 @@ impl Proxy {
                     metrics: &self.metrics,
                     limiter: &self.consent_limiter,
                     client: self.anonymizer.anonymize(ex.client),
+                    address: ex.client,
                     proto,
                     host: &host,
                     idle_timeout: self.timeouts.idle_body,
@@ -411,6 +416,8 @@ impl Proxy {
             hop::strip(&mut parts.headers);
             upgrade::restore(&mut parts.headers, upgrade_value);
             append_via(&mut parts.headers, Version::HTTP_11);
+            // Every response with headers goes through enforcement, whatever its status.
+            self.enforce_cookies(&mut parts.headers, site, ex);
             return Response::from_parts(parts, body::empty());
         }
         let (mut parts, body) = resp.into_parts();

@@ -110,6 +110,9 @@ pub enum HostError {
 /// cannot send the proxy anywhere else.
 pub fn request_host<B>(req: &Request<B>) -> Result<&str, HostError> {
     if let Some(authority) = req.uri().authority() {
+        if !valid_authority(authority) {
+            return Err(HostError::Invalid);
+        }
         return Ok(authority.host());
     }
     let mut values = req.headers().get_all(header::HOST).iter();
@@ -124,12 +127,45 @@ pub fn request_host<B>(req: &Request<B>) -> Result<&str, HostError> {
     };
     let value = value.to_str().map_err(|_| HostError::Invalid)?;
     let authority: Authority = value.parse().map_err(|_| HostError::Invalid)?;
-    if authority.as_str().contains('@') {
+    if !valid_authority(&authority) {
         return Err(HostError::Invalid);
     }
     // `Authority::host` borrows from the parsed value; find the same slice in the header.
     let host_len = authority.host().len();
     value.get(..host_len).ok_or(HostError::Invalid)
+}
+
+/// `host[:port]` as RFC 9110 §7.2 allows in `Host` and an absolute-form target: no
+/// userinfo (RFC 9110 §4.2.4 forbids it in http(s) URIs; `evil,x@site` must not reach the
+/// upstream as a host), a port of digits within 0–65535, a bracketed host only around an
+/// IPv6 address, and a name of letters, digits, `-`, `.` and `_` only.
+fn valid_authority(authority: &Authority) -> bool {
+    let text = authority.as_str();
+    if text.contains('@') {
+        return false;
+    }
+    let host = authority.host();
+    let rest = &text[host.len()..];
+    if let Some(port) = rest.strip_prefix(':') {
+        if port.is_empty()
+            || port.len() > 5
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || authority.port_u16().is_none()
+        {
+            return false;
+        }
+    } else if !rest.is_empty() {
+        return false;
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        return inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
 #[cfg(test)]
@@ -172,6 +208,25 @@ mod tests {
             request_host(&req("/", Some("user@evil.example"))),
             Err(HostError::Invalid)
         );
+        for bad in [
+            "a.nl:abc",
+            "a.nl:99999999",
+            "a.nl:65536",
+            "[a.nl]",
+            "[::1",
+            "a.nl:",
+        ] {
+            assert_eq!(
+                request_host(&req("/", Some(bad))),
+                Err(HostError::Invalid),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            request_host(&req("http://evil.example,x@a.nl/", None)),
+            Err(HostError::Invalid)
+        );
+        assert_eq!(request_host(&req("/", Some("a.nl:65535"))), Ok("a.nl"));
         let mut two = req("/", Some("a.nl"));
         two.headers_mut()
             .append("host", HeaderValue::from_static("b.nl"));

@@ -35,6 +35,7 @@ impl SiteRewrite {
         Ok(SiteRewrite {
             rules: Arc::new(Rules::compile(&crate::config::tracker_specs(
                 &site.trackers,
+                &site.services,
             ))?),
             loader: inject::LoaderConfig {
                 site: site.name.clone(),
@@ -343,11 +344,14 @@ mod tests {
             cookies: vec![],
             enabled,
         };
-        let specs = crate::config::tracker_specs(&[
-            own("Leadinfo", Category::Marketing, &["cdn.leadinfo.net"], true),
-            own("hotjar", Category::Marketing, &["static.hotjar.com"], true),
-            own("Vimeo", Category::Marketing, &[], false),
-        ]);
+        let specs = crate::config::tracker_specs(
+            &[
+                own("Leadinfo", Category::Marketing, &["cdn.leadinfo.net"], true),
+                own("hotjar", Category::Marketing, &["static.hotjar.com"], true),
+                own("Vimeo", Category::Marketing, &[], false),
+            ],
+            &[],
+        );
         let rules = Rules::compile(&specs).expect("compiles");
         let leadinfo = rules
             .match_url("https://cdn.leadinfo.net/ping.js")
