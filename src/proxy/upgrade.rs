@@ -24,30 +24,6 @@ pub fn requested(version: Version, headers: &HeaderMap, allowed: &[String]) -> O
     all_allowed.then(|| value.clone())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn upgrade(value: &'static str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        h.insert(header::UPGRADE, HeaderValue::from_static(value));
-        h
-    }
-
-    #[test]
-    fn only_allowed_protocols_are_upgraded() {
-        let allowed = vec!["websocket".to_owned()];
-        let ask = |v| requested(Version::HTTP_11, &upgrade(v), &allowed);
-        assert!(ask("websocket").is_some());
-        assert!(ask("WebSocket").is_some());
-        assert!(ask("h2c").is_none());
-        assert!(ask("websocket, h2c").is_none());
-        assert!(ask("TLS/1.2").is_none());
-        assert!(requested(Version::HTTP_10, &upgrade("websocket"), &allowed).is_none());
-    }
-}
-
 /// Puts the upgrade request back after hop-by-hop stripping removed it.
 pub fn restore(headers: &mut HeaderMap, upgrade: HeaderValue) {
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -70,4 +46,28 @@ pub fn tunnel(client: OnUpgrade, upstream: OnUpgrade, site: std::sync::Arc<str>)
             tracing::debug!(%site, error = %e, "upgraded connection ended");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upgrade(value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn only_allowed_protocols_are_upgraded() {
+        let allowed = vec!["websocket".to_owned()];
+        let ask = |v| requested(Version::HTTP_11, &upgrade(v), &allowed);
+        assert!(ask("websocket").is_some());
+        assert!(ask("WebSocket").is_some());
+        assert!(ask("h2c").is_none());
+        assert!(ask("websocket, h2c").is_none());
+        assert!(ask("TLS/1.2").is_none());
+        assert!(requested(Version::HTTP_10, &upgrade("websocket"), &allowed).is_none());
+    }
 }
