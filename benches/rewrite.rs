@@ -117,6 +117,7 @@ fn rewrite(c: &mut Criterion) {
         loader: Arc::from("<script src=\"/_cp/banner.js\" defer data-cp-loader></script>"),
         language: Language::Nl,
         memory_limit: 1024 * 1024,
+        decompression_ratio: 100,
     };
     let mut group = c.benchmark_group("rewrite");
     for (name, page) in [

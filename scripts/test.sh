@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v kill >/dev/null 2>&1 || need_apt+=(procps)
+# The descriptor-exhaustion test runs the proxy under prlimit.
+command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
 # Browser tests drive Debian's Chromium over WebDriver; nothing downloads a browser.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
@@ -28,7 +30,7 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log"
+cargo test --locked --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for all test binaries together.

@@ -9,8 +9,9 @@
 //!
 //! - [`catalog`] — shared vocabulary, importing nothing of the proxy: consent categories,
 //!   the tracker catalogue, the consent id.
-//! - [`clock`], [`body`], [`coding`], [`secrets`] — Unix time, body types, content codings,
-//!   key files in the data directory.
+//! - [`clock`], [`body`], [`coding`], [`connection`], [`secrets`] — Unix time, body types,
+//!   content codings, one accepted connection and its silence watchdog, key files in the
+//!   data directory.
 //! - [`config`] — the TOML schema, defaults and validation with errors that name file,
 //!   site and field.
 //! - [`privacy`] — IP truncation and browser family; the only values of a visitor that may
@@ -37,6 +38,7 @@ pub mod catalog;
 pub mod clock;
 pub mod coding;
 pub mod config;
+pub mod connection;
 pub mod consent;
 pub mod dashboard;
 pub mod demo;

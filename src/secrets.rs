@@ -1,11 +1,32 @@
 //! Secrets kept in the data directory (the consent-cookie signing key, the admin API
 //! token): created on first start from the system's randomness, mode 0600, and never
-//! rewritten, so restarts and replicas sharing the directory agree.
+//! rewritten, so restarts and replicas sharing the directory agree. The data directory
+//! itself is private too: consent records and keys are nobody else's business.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use ring::rand::{SecureRandom, SystemRandom};
+
+/// Creates `dir` if needed and makes it private to the proxy's user (0700).
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Creates `file` empty if it does not exist, and makes it private (0600) either way.
+/// SQLite gives its `-wal` and `-shm` files the mode of the database file, so a database
+/// created through this stays private with them.
+pub fn private_file(file: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(file)?;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+}
 
 /// Reads a secret that must exist. A file shorter than `min_len` is an error, not
 /// silently replaced: another replica or an operator may rely on it.

@@ -67,6 +67,7 @@ fn modules_import_one_way() {
         "clock",
         "body",
         "coding",
+        "connection",
         "secrets",
         "config",
         "privacy",

@@ -19,6 +19,7 @@ fn ctx() -> PageContext {
         loader: Arc::from(LOADER),
         language: Language::En,
         memory_limit: 1024 * 1024,
+        decompression_ratio: 100,
     }
 }
 

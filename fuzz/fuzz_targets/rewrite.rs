@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         loader: Arc::from(std::str::from_utf8(LOADER).expect("ascii")),
         language: Language::Nl,
         memory_limit: 1024 * 1024,
+        decompression_ratio: 100,
     };
     let cut = usize::from(cut).min(page.len());
     let mut rewriter = PageRewriter::new(&ctx, AsciiCompatibleEncoding::utf_8());

@@ -197,6 +197,9 @@ pub struct Limits {
     /// The ceiling per minute for a whole network (the truncated address): higher than
     /// the per-address budget, so one address cannot use up its neighbours' (CGNAT).
     pub consents_per_minute_network: u32,
+    /// How many times larger than its compressed form an HTML page may decode to (after
+    /// its first MiB); past it the page is cut off as a decompression bomb.
+    pub decompression_ratio: u32,
     /// Largest read buffer, in bytes, of one upstream connection; reads adapt up to it.
     /// Larger is faster for large responses, smaller bounds memory per busy connection.
     pub upstream_read_buffer: usize,
@@ -212,6 +215,7 @@ impl Default for Limits {
             html_rewrite_memory: 1024 * 1024,
             consents_per_minute: 60,
             consents_per_minute_network: 600,
+            decompression_ratio: 100,
         }
     }
 }

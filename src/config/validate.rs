@@ -56,6 +56,12 @@ pub(super) fn check_server(
             "must be at least `consents_per_minute` (a network holds at least one address)",
         ));
     }
+    if server.limits.decompression_ratio < 10 {
+        problems.push(Problem::global(
+            "server.limits.decompression_ratio",
+            "must be at least 10 (HTML commonly compresses 5–20 times)",
+        ));
+    }
     if server.limits.max_headers == 0 {
         problems.push(Problem::global(
             "server.limits.max_headers",

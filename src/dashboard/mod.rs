@@ -15,8 +15,14 @@ use axum::http::header;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::ServiceExt as _;
+
+use crate::connection::{self, Activity, Silence, Tracked, Watched};
 
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -30,16 +36,55 @@ pub struct Admin {
     pub token: Arc<AdminToken>,
 }
 
-pub async fn serve(listener: TcpListener, admin: Admin, mut shutdown: watch::Receiver<bool>) {
+/// Serves the admin routes on `listener` until `shutdown` flips. Connections get the same
+/// protection as the public ones: a header timeout and closing when silent.
+pub async fn serve(
+    listener: TcpListener,
+    admin: Admin,
+    silence: Silence,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let app = router(admin);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.changed().await;
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "admin listener failed");
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(silence.first_request)
+        .keep_alive(true);
+    let builder = Arc::new(builder);
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed; pausing for 100 ms");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let activity = Activity::new();
+        let io = Watched::new(stream, Arc::clone(&activity));
+        let app = app.clone();
+        let builder = Arc::clone(&builder);
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let requests = Arc::clone(&activity);
+            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                let in_flight = requests.request();
+                let app = app.clone();
+                async move {
+                    let resp = app.oneshot(req.map(axum::body::Body::new)).await;
+                    resp.map(|r| r.map(|body| Tracked::new(body, in_flight)))
+                }
+            });
+            connection::serve(&builder, io, &activity, service, silence, shutdown).await;
+        });
     }
+    connections.close();
+    connections.wait().await;
 }
 
 pub fn router(admin: Admin) -> Router {

@@ -10,6 +10,7 @@
 pub mod error_page;
 pub mod forwarding;
 pub mod hop;
+pub mod request_body;
 pub mod route;
 pub mod upgrade;
 pub mod upstream;
@@ -348,22 +349,34 @@ impl Proxy {
             .unwrap_or_default();
         // The upstream hop is always HTTP/1.1, whatever the visitor spoke.
         parts.version = Version::HTTP_11;
-        Request::from_parts(parts, IdleTimeout::new(body, self.timeouts.idle_body))
+        Request::from_parts(
+            parts,
+            request_body::RequestBody::new(body, self.timeouts.idle_body),
+        )
     }
 
-    /// Phase 3: the pooled client, bounded by the response-head timeout.
+    /// Phase 3: the pooled client. The response-head timeout runs from the end of the
+    /// visitor's body (an upload takes the visitor's time); a body the visitor breaks or
+    /// stalls is answered as the visitor's error.
     async fn upstream(
         &self,
         req: Request<upstream::UpstreamBody>,
         site: &Site,
         ex: &mut Exchange,
     ) -> Result<Response<Incoming>, StatusCode> {
+        let watch = req.body().watch();
+        let response = self.upstream.client().request(req);
+        tokio::pin!(response);
+        let early = tokio::select! {
+            biased;
+            result = &mut response => Some(result),
+            () = watch.settled() => None,
+        };
         let sent = Instant::now();
-        let result = tokio::time::timeout(
-            self.timeouts.upstream_response,
-            self.upstream.client().request(req),
-        )
-        .await;
+        let result = match early {
+            Some(result) => Ok(result),
+            None => tokio::time::timeout(self.timeouts.upstream_response, response).await,
+        };
         let elapsed = sent.elapsed();
         ex.upstream_time = Some(elapsed);
         self.metrics
@@ -372,9 +385,19 @@ impl Proxy {
                 site: Arc::clone(&site.name),
             })
             .observe(elapsed.as_secs_f64());
-        match result {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => {
+        match (result, watch.progress()) {
+            (Ok(Ok(resp)), _) => Ok(resp),
+            (Ok(Err(_)), request_body::Progress::Failed) => {
+                tracing::info!(site = %site.name, "client sent a malformed or broken request body");
+                ex.note = Some("client body malformed");
+                Err(StatusCode::BAD_REQUEST)
+            }
+            (Ok(Err(_)), request_body::Progress::Stalled) => {
+                tracing::info!(site = %site.name, timeout = ?self.timeouts.idle_body, "client stopped sending its request body");
+                ex.note = Some("client body stalled");
+                Err(StatusCode::REQUEST_TIMEOUT)
+            }
+            (Ok(Err(e)), _) => {
                 let failure = upstream::classify(&e);
                 tracing::warn!(site = %site.name, upstream = %site.upstream_authority, error = %e, "upstream failed");
                 ex.note = Some(match failure {
@@ -386,7 +409,7 @@ impl Proxy {
                     Failure::Unreachable => StatusCode::BAD_GATEWAY,
                 })
             }
-            Err(_) => {
+            (Err(_), _) => {
                 tracing::warn!(site = %site.name, upstream = %site.upstream_authority, timeout = ?self.timeouts.upstream_response, "upstream response timeout");
                 ex.note = Some("upstream response timeout");
                 Err(StatusCode::GATEWAY_TIMEOUT)
@@ -467,6 +490,7 @@ impl Proxy {
             )),
             language: site.rewrite.language,
             memory_limit: site.rewrite.memory_limit,
+            decompression_ratio: self.limits.decompression_ratio,
         };
         let metrics = Arc::clone(&self.metrics);
         let site_name = Arc::clone(&site.name);
@@ -564,6 +588,14 @@ impl Proxy {
 
 /// Adds one page's neutralised elements to the proof-of-enforcement counters.
 fn record_neutralised(metrics: &Metrics, site: &Arc<str>, counts: &rewrite::html::Counts) {
+    if counts.failsafe {
+        metrics
+            .failsafe_pages
+            .get_or_create(&SiteLabels {
+                site: Arc::clone(site),
+            })
+            .inc();
+    }
     if counts.total() == 0 {
         return;
     }

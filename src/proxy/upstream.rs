@@ -5,16 +5,15 @@ use std::cell::Cell;
 use std::error::Error as _;
 use std::time::Duration;
 
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::body::IdleTimeout;
+use super::request_body::RequestBody;
 use crate::config::{Limits, Timeouts};
 
 /// Request bodies stream from the visitor to the upstream, with an idle timeout.
-pub type UpstreamBody = IdleTimeout<Incoming>;
+pub type UpstreamBody = RequestBody;
 pub type UpstreamClient = Client<HttpConnector, UpstreamBody>;
 
 thread_local! {

@@ -39,7 +39,7 @@ impl<B> RewriteBody<B> {
     ) -> std::io::Result<RewriteBody<B>> {
         Ok(RewriteBody {
             inner,
-            decoder: Decoder::new(upstream)?,
+            decoder: Decoder::new(upstream, ctx.decompression_ratio)?,
             page: PageRewriter::new(ctx, charset),
             encoder: Encoder::new(visitor)?,
             finished: false,
@@ -65,34 +65,28 @@ where
             if *this.finished {
                 return Poll::Ready(None);
             }
+            // Decode what is held, one bounded step at a time, before asking for more: the
+            // upstream is read only as fast as the visitor takes the page (back-pressure).
+            if !this.decoder.needs_input() {
+                let decoded = this.decoder.step()?;
+                if let Some(frame) = Self::pass(this.page, this.encoder, &decoded)? {
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                continue;
+            }
             match this.inner.as_mut().poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                 Poll::Ready(Some(Ok(frame))) => {
                     // Trailers of the upstream body describe the old bytes; they are dropped.
-                    let Ok(data) = frame.into_data() else {
-                        continue;
-                    };
-                    this.decoder.write(&data)?;
-                    let decoded = this.decoder.take();
-                    if decoded.is_empty() {
-                        continue;
-                    }
-                    let rewritten = this.page.write(&decoded);
-                    if rewritten.is_empty() {
-                        continue;
-                    }
-                    let out = this.encoder.encode(rewritten)?;
-                    if !out.is_empty() {
-                        return Poll::Ready(Some(Ok(Frame::data(out))));
+                    if let Ok(data) = frame.into_data() {
+                        this.decoder.push(data);
                     }
                 }
                 Poll::Ready(None) => {
                     *this.finished = true;
                     this.decoder.finish()?;
-                    let mut tail = this.page.write(&this.decoder.take());
-                    tail.extend(this.page.end());
-                    let mut out = this.encoder.encode(tail)?.to_vec();
+                    let mut out = this.encoder.encode(this.page.end())?.to_vec();
                     out.extend_from_slice(&this.encoder.finish()?);
                     if let Some(report) = this.report.take() {
                         report(this.page.counts());
@@ -104,5 +98,24 @@ where
                 }
             }
         }
+    }
+}
+
+impl<B> RewriteBody<B> {
+    /// Rewrites and encodes one decoded step; the frame to send, if any is ready.
+    fn pass(
+        page: &mut PageRewriter,
+        encoder: &mut Encoder,
+        decoded: &[u8],
+    ) -> Result<Option<Frame<Bytes>>, BoxError> {
+        if decoded.is_empty() {
+            return Ok(None);
+        }
+        let rewritten = page.write(decoded);
+        if rewritten.is_empty() {
+            return Ok(None);
+        }
+        let out = encoder.encode(rewritten)?;
+        Ok((!out.is_empty()).then(|| Frame::data(out)))
     }
 }

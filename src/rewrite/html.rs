@@ -22,6 +22,8 @@ use crate::consent::ConsentState;
 pub struct Counts {
     /// Indexed by `Kind as usize`, then by category order (`Category::ALL`).
     pub by_kind: [[u32; 4]; 5],
+    /// The rewriter gave up on this page and the rest was disarmed (fail closed).
+    pub failsafe: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +75,8 @@ pub struct PageContext {
     pub language: Language,
     /// lol_html's memory budget; past it the rest of the page passes through as it is.
     pub memory_limit: usize,
+    /// How much a compressed page may expand (decompression bombs are stopped past it).
+    pub decompression_ratio: u32,
 }
 
 /// Mutable state shared by one page's handlers.
@@ -109,9 +113,11 @@ pub struct PageRewriter {
     output: Arc<Mutex<Vec<u8>>>,
     state: Shared,
     injected: Arc<AtomicBool>,
-    /// lol_html is out of the way: it gave up (memory limit), or — everything granted and
-    /// the loader in — there is nothing left to rewrite. The rest passes through untouched.
+    /// Everything granted and the loader in: nothing is left to rewrite, the rest passes
+    /// through untouched.
     raw: bool,
+    /// lol_html gave up (memory limit): the rest of the page is disarmed, never copied.
+    failsafe: Option<super::failsafe::Failsafe>,
     /// Everything is granted: only the loader is added.
     all_granted: bool,
     /// The document's start, until its first tag is known; `None` once it is.
@@ -161,6 +167,7 @@ impl PageRewriter {
             state,
             injected,
             raw: false,
+            failsafe: None,
             all_granted,
             prelude: Some(Prelude::default()),
             loader: Arc::clone(&ctx.loader),
@@ -209,16 +216,24 @@ impl PageRewriter {
     }
 
     fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if let Some(failsafe) = self.failsafe.as_mut() {
+            return failsafe.filter(chunk);
+        }
         if self.raw {
             return chunk.to_vec();
         }
         if let Some(rewriter) = self.rewriter.as_mut()
             && let Err(e) = rewriter.write(chunk)
         {
-            // lol_html has flushed everything it held, raw; continue without it.
-            tracing::warn!(error = %e, "HTML rewrite gave up; the rest of the page passes through");
-            self.raw = true;
+            // lol_html has flushed what it held, raw, after what it rewrote: this chunk's
+            // output and everything after it go through the fail-safe filter.
+            tracing::warn!(error = %e, "HTML rewrite gave up; the rest of the page is disarmed (fail closed)");
             self.rewriter = None;
+            lock(&self.state).counts.failsafe = true;
+            let mut failsafe = super::failsafe::Failsafe::default();
+            let out = failsafe.filter(&self.take_output());
+            self.failsafe = Some(failsafe);
+            return out;
         }
         self.take_output()
     }
@@ -237,9 +252,17 @@ impl PageRewriter {
         if let Some(rewriter) = self.rewriter.take()
             && let Err(e) = rewriter.end()
         {
-            tracing::warn!(error = %e, "HTML rewrite failed at the end of the page");
+            tracing::warn!(error = %e, "HTML rewrite failed at the end of the page; its tail is disarmed");
+            lock(&self.state).counts.failsafe = true;
+            let mut failsafe = super::failsafe::Failsafe::default();
+            out.extend(failsafe.filter(&self.take_output()));
+            out.extend(failsafe.end());
+            return out;
         }
         out.extend(self.take_output());
+        if let Some(failsafe) = self.failsafe.as_mut() {
+            out.extend(failsafe.end());
+        }
         out
     }
 
@@ -781,6 +804,7 @@ mod tests {
             loader: Arc::from(LOADER),
             language: Language::Nl,
             memory_limit: 1024 * 1024,
+            decompression_ratio: 100,
         }
     }
 
@@ -1033,19 +1057,32 @@ mod tests {
     }
 
     #[test]
-    fn memory_limit_bails_out_and_the_rest_passes_whole() {
+    fn memory_limit_fails_closed() {
         let mut small = ctx(&[]);
         small.memory_limit = 64 * 1024;
         let huge = "B".repeat(512 * 1024);
-        let doc = format!("<head></head><img alt=\"{huge}\" src=\"/x.png\"><p>the end</p>");
+        let doc = format!(
+            "<head></head><img alt=\"{huge}\" src=\"/x.png\"><p>the end</p>{GTAG}\
+             <iframe src=\"https://www.youtube.com/embed/x\"></iframe>"
+        );
         let bytes = doc.as_bytes();
         let chunks: Vec<&[u8]> = bytes.chunks(8 * 1024).collect();
-        let (out, _) = run(&small, &chunks);
+        let (out, counts) = run(&small, &chunks);
         let out = String::from_utf8(out).expect("utf-8");
-        assert_eq!(
-            out,
-            format!("<head>{LOADER}</head><img alt=\"{huge}\" src=\"/x.png\"><p>the end</p>")
+        assert!(counts.failsafe);
+        assert!(out.starts_with(&format!("<head>{LOADER}</head>")));
+        // Nothing after the bail-out can load or run: not the site's image, not gtag.
+        let tail = &out[out.len() - 400..];
+        assert!(tail.contains("<p>the end</p>"), "{tail}");
+        assert!(
+            !tail.contains("<img ") && !tail.contains("<iframe "),
+            "{tail}"
         );
+        assert!(
+            tail.contains("<script type=\"text/plain\" data-cp-failsafe"),
+            "{tail}"
+        );
+        assert!(out.contains("<cp-img alt=\"BBBB"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod csp;
+pub mod failsafe;
 pub mod html;
 pub mod inject;
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::Shared;
+use crate::connection::{Activity, Ended, Tracked, Watched};
 use crate::proxy::ConnInfo;
 
 pub(super) async fn accept_plain(listener: TcpListener, shared: Arc<Shared>) {
@@ -19,7 +19,7 @@ pub(super) async fn accept_plain(listener: TcpListener, shared: Arc<Shared>) {
             _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
-                Err(e) => { accept_failed(e).await; continue; }
+                Err(e) => { accept_failed(&shared, e).await; continue; }
             },
         };
         let _ = stream.set_nodelay(true);
@@ -28,9 +28,11 @@ pub(super) async fn accept_plain(listener: TcpListener, shared: Arc<Shared>) {
             tls: false,
             sni: None,
         };
+        let activity = Activity::new();
+        let io = Watched::new(stream, Arc::clone(&activity));
         shared
             .connections
-            .spawn(serve(Arc::clone(&shared), stream, conn));
+            .spawn(serve(Arc::clone(&shared), io, activity, conn));
     }
 }
 
@@ -41,7 +43,7 @@ pub(super) async fn accept_tls(listener: TcpListener, shared: Arc<Shared>) {
             _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
-                Err(e) => { accept_failed(e).await; continue; }
+                Err(e) => { accept_failed(&shared, e).await; continue; }
             },
         };
         let _ = stream.set_nodelay(true);
@@ -55,6 +57,8 @@ async fn handshake(shared: Arc<Shared>, stream: TcpStream, peer: std::net::Socke
     let Some(acceptor) = shared.tls.clone() else {
         return;
     };
+    let activity = Activity::new();
+    let stream = Watched::new(stream, Arc::clone(&activity));
     let tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
@@ -76,43 +80,47 @@ async fn handshake(shared: Arc<Shared>, stream: TcpStream, peer: std::net::Socke
         tls: true,
         sni,
     };
-    serve(shared, tls, conn).await;
+    serve(shared, tls, activity, conn).await;
 }
 
-/// Too many open files and similar errors are transient: pause instead of spinning.
-async fn accept_failed(e: std::io::Error) {
-    tracing::warn!(error = %e, "accept failed");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+/// Too many open files and similar errors are transient: count, log, and pause instead of
+/// spinning (the pause also gives the watchdogs time to close silent connections).
+async fn accept_failed(shared: &Shared, e: std::io::Error) {
+    shared.metrics.accept_errors.inc();
+    tracing::warn!(error = %e, "accept failed; pausing accepts for 100 ms");
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// Serves HTTP/1.1 or HTTP/2 on one connection until it ends or shutdown drains it.
-async fn serve<I>(shared: Arc<Shared>, io: I, conn: ConnInfo)
+/// Serves HTTP/1.1 or HTTP/2 on one connection until it ends, stays silent too long, or
+/// shutdown drains it.
+async fn serve<I>(shared: Arc<Shared>, io: I, activity: Arc<Activity>, conn: ConnInfo)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     shared.metrics.open_connections.inc();
     let conn = Arc::new(conn);
     let state = Arc::clone(&shared.state);
+    let requests = Arc::clone(&activity);
     let service = service_fn(move |req| {
         let state = state.load_full();
         let conn = Arc::clone(&conn);
-        async move { Ok::<_, Infallible>(state.proxy.handle(req, &conn).await) }
+        let in_flight = requests.request();
+        async move {
+            let resp = state.proxy.handle(req, &conn).await;
+            Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, in_flight)))
+        }
     });
-    let connection = shared
-        .builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    let mut shutdown = shared.shutdown.clone();
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        }
-        _ = shutdown.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
+    let ended = crate::connection::serve(
+        &shared.builder,
+        io,
+        &activity,
+        service,
+        shared.silence,
+        shared.shutdown.clone(),
+    )
+    .await;
+    if ended == Ended::Silent {
+        shared.metrics.silent_closed.inc();
     }
     shared.metrics.open_connections.dec();
 }

@@ -84,6 +84,11 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot lock the data directory (`{path}`): {source}")]
+    Locked {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start worker threads: {0}")]
     Worker(std::io::Error),
     #[error("TLS setup failed: {0}")]
@@ -103,6 +108,8 @@ struct Shared {
     tls: Option<TlsAcceptor>,
     /// Time a client has for its TLS handshake (as for its request head).
     handshake_timeout: Duration,
+    /// How long a connection may be silent before it is closed.
+    silence: crate::connection::Silence,
     /// Flips to `true` once on shutdown; accept loops stop, connections drain.
     shutdown: watch::Receiver<bool>,
     /// Tracks connection tasks so shutdown can wait for them.
@@ -120,6 +127,8 @@ pub struct ServerHandle {
     retention_job: JoinHandle<()>,
     workers: workers::Workers,
     grace: Duration,
+    /// Held while the server runs: one process per data directory.
+    _lock: std::fs::File,
 }
 
 /// Binds every listener of `config` and starts serving.
@@ -131,10 +140,18 @@ pub async fn start_with_metrics(
     config: Config,
     metrics: Arc<Metrics>,
 ) -> Result<ServerHandle, StartError> {
-    std::fs::create_dir_all(&config.server.data_dir).map_err(|source| StartError::DataDir {
+    // Every connection is a file descriptor; the soft limit (often 1024) would stop
+    // accepts long before memory does. Raised to the hard limit, as nginx's
+    // `worker_rlimit_nofile` would be set.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
+    crate::secrets::private_dir(&config.server.data_dir).map_err(|source| StartError::DataDir {
         path: config.server.data_dir.clone(),
         source,
     })?;
+    let lock = lock_data_dir(&config.server.data_dir)?;
     let server = config.server.clone();
     let key = Arc::new(
         CookieKey::for_server(&server).map_err(|source| StartError::Key {
@@ -170,6 +187,10 @@ pub async fn start_with_metrics(
         builder: connection_builder(&server),
         tls,
         handshake_timeout: server.timeouts.header_read,
+        silence: crate::connection::Silence {
+            first_request: server.timeouts.header_read,
+            keep_alive: server.timeouts.keep_alive,
+        },
         shutdown: shutdown_rx.clone(),
         connections: TaskTracker::new(),
     });
@@ -208,6 +229,7 @@ pub async fn start_with_metrics(
                     store: store.clone(),
                     token: Arc::new(admin_token),
                 },
+                shared.silence,
                 shutdown_rx.clone(),
             ));
             (Some(task), Some(local))
@@ -243,7 +265,42 @@ pub async fn start_with_metrics(
         retention_job,
         workers,
         grace: server.timeouts.shutdown_grace,
+        _lock: lock,
     })
+}
+
+/// Takes the data directory's lock file for as long as the server runs, so a second
+/// process cannot use the same directory (its store, its key) at the same time.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    use std::io::Write as _;
+    let path = dir.join("consent-proxy.lock");
+    let locked = |source| StartError::Locked {
+        path: path.clone(),
+        source,
+    };
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(locked)?
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    file.try_lock().map_err(|e| {
+        locked(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!("another process uses this data directory ({e})"),
+        ))
+    })?;
+    let _ = file.set_len(0);
+    let _ = writeln!(file, "{}", std::process::id());
+    Ok(file)
 }
 
 /// HTTP/1.1 and HTTP/2 settings: slowloris timeout, head size and count limits.

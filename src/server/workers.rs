@@ -22,10 +22,26 @@ pub(super) enum Kind {
 
 /// One listening socket per worker for `addr`; port 0 is resolved by the first bind and
 /// reused by the others.
+///
+/// `SO_REUSEPORT` would also let a *second* process bind the same port and take half the
+/// connections (with another signing key, another store). So a fixed port is first bound
+/// once without it: if anything else listens there, that bind fails and so does the start.
 pub(super) fn bind(
     addr: SocketAddr,
     workers: usize,
 ) -> std::io::Result<Vec<std::net::TcpListener>> {
+    if addr.port() != 0 {
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        // SO_REUSEADDR only tolerates connections of an earlier run in TIME_WAIT; a
+        // listening socket still makes the bind fail (Linux).
+        probe.set_reuse_address(true)?;
+        probe.bind(&addr.into()).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("{e} (is another consent-proxy or server already listening there?)"),
+            )
+        })?;
+    }
     let mut listeners = Vec::with_capacity(workers);
     let mut addr = addr;
     for _ in 0..workers {

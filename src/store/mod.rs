@@ -24,6 +24,8 @@ pub enum StoreError {
     Unsupported(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("cannot create the database file privately: {0}")]
+    File(std::io::Error),
 }
 
 /// The store, shared by every worker and the admin listener.
@@ -40,6 +42,15 @@ impl Store {
             .strip_prefix("sqlite://")
             .ok_or_else(|| StoreError::Unsupported(url.to_owned()))?;
         let path = data_dir.join(file);
+        crate::secrets::private_file(&path).map_err(StoreError::File)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                crate::secrets::private_file(&side).map_err(StoreError::File)?;
+            }
+        }
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)

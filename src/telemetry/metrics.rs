@@ -60,6 +60,12 @@ pub struct Metrics {
     pub unknown_cookies: Family<SiteLabels, Counter>,
     /// Choices recorded, by site and how they were made (consent rates).
     pub consents: Family<ConsentLabels, Counter>,
+    /// `accept()` failures (e.g. out of file descriptors), on any listener.
+    pub accept_errors: Counter,
+    /// Connections closed because they stayed silent (no request in time).
+    pub silent_closed: Counter,
+    /// Pages the rewriter gave up on, whose rest was disarmed (fail closed), per site.
+    pub failsafe_pages: Family<SiteLabels, Counter>,
 }
 
 impl Metrics {
@@ -111,8 +117,26 @@ impl Metrics {
             "Consent choices recorded, by site and method",
             consents.clone(),
         );
+        let accept_errors = register(
+            &mut registry,
+            "accept_errors",
+            "Failed accepts of new connections (e.g. out of file descriptors)",
+        );
+        let silent_closed = register(
+            &mut registry,
+            "silent_connections_closed",
+            "Connections closed because they sent nothing within the allowed time",
+        );
+        let failsafe_pages = register(
+            &mut registry,
+            "failsafe_pages",
+            "Pages the HTML rewriter gave up on; the rest of each was disarmed (fail closed)",
+        );
         Metrics {
             registry,
+            failsafe_pages,
+            accept_errors,
+            silent_closed,
             consents,
             neutralised,
             cookies_blocked,
@@ -130,6 +154,16 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+/// Registers a new metric under `name` and returns it.
+fn register<M>(registry: &mut Registry, name: &str, help: &str) -> M
+where
+    M: Default + Clone + prometheus_client::registry::Metric,
+{
+    let metric = M::default();
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 impl Default for Metrics {

@@ -385,8 +385,14 @@ impl Binary {
     }
 
     pub fn spawn(args: &[&str]) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_consent-proxy"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_consent-proxy"));
+        command.args(args);
+        Self::spawn_command(command)
+    }
+
+    /// Runs `command` (the binary, perhaps behind a wrapper such as `prlimit`).
+    pub fn spawn_command(mut command: Command) -> Binary {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
