@@ -118,6 +118,7 @@ fn rewrite(c: &mut Criterion) {
         language: Language::Nl,
         memory_limit: 1024 * 1024,
         decompression_ratio: 100,
+        base: None,
     };
     let mut group = c.benchmark_group("rewrite");
     for (name, page) in [

@@ -20,6 +20,7 @@ fn ctx() -> PageContext {
         language: Language::En,
         memory_limit: 1024 * 1024,
         decompression_ratio: 100,
+        base: None,
     }
 }
 

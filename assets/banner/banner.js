@@ -402,8 +402,25 @@
     });
   }
 
+  /* A site's own script may write a tracker's cookie after the page came
+   * (document.cookie = "_fbp=…"). When the cookies change, the server is asked to expire
+   * those of refused categories (it sees them all, also HttpOnly ones, and counts them). */
+  var swept = null;
+  function sweep() {
+    var now = document.cookie;
+    if (now === swept || !now) { return; }
+    swept = now;
+    fetch("/_cp/cookies", { method: "POST", credentials: "same-origin" }).then(function () {
+      swept = document.cookie;
+    }, function () { /* the next change tries again */ });
+  }
+
   function start() {
     wirePlaceholders();
+    if (["preferences", "analytics", "marketing"].some(function (c) { return !allowed(c); })) {
+      sweep();
+      setInterval(sweep, 2000);
+    }
     if (!state.decided) {
       mount().then(function () { show("banner"); });
     } else if (state.fb) {

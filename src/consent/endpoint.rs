@@ -94,7 +94,7 @@ pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<Proxy
     if req.method() != Method::POST {
         return refuse_method("POST");
     }
-    if let Err(status) = same_origin(req.headers(), ctx) {
+    if let Err(status) = same_origin(req.headers(), ctx.proto, ctx.host) {
         return problem(status, "consent is only accepted from the site's own pages");
     }
     // Exactly one Content-Type, and JSON: a form or text/plain POST (what a cross-site
@@ -277,22 +277,62 @@ async fn answer(
     }
     // Withdrawal takes effect at once (GDPR art. 7(3)): cookies of what is now refused
     // that the browser still holds are expired on this very answer.
+    expire_held(headers, h, site, &state, ctx.host, secure);
+    resp
+}
+
+/// Expires, on `out`, the cookies of categories `state` refuses that the browser sent in
+/// `headers`; returns what was expired.
+fn expire_held(
+    headers: &HeaderMap,
+    out: &mut HeaderMap,
+    site: &SitePolicy,
+    state: &ConsentState,
+    host: &str,
+    secure: bool,
+) -> Enforced {
     let mut held = headers.clone();
     let mut enforced = Enforced::default();
     enforce::strip_request_cookies(
         &mut held,
         &site.rules,
-        &state,
+        state,
         site.unknown_cookies,
         &mut enforced,
     );
-    enforce::expire_stripped(h, &enforced, ctx.host, secure);
-    resp
+    enforce::expire_stripped(out, &enforced, host, secure);
+    enforced
+}
+
+/// `POST /_cp/cookies`: the banner calls it when `document.cookie` changed after the page
+/// came — a site's own script may write a tracker's cookie (`document.cookie = "_fbp=…"`).
+/// Cookies of refused categories the browser now holds are expired on the answer, as on
+/// every page (ePrivacy art. 5(3)); what was expired is returned for the counters.
+pub fn sweep(
+    method: &Method,
+    headers: &HeaderMap,
+    site: &SitePolicy,
+    state: &ConsentState,
+    proto: &str,
+    host: &str,
+) -> (Response<ProxyBody>, Enforced) {
+    if method != Method::POST {
+        return (refuse_method("POST"), Enforced::default());
+    }
+    if let Err(status) = same_origin(headers, proto, host) {
+        return (problem(status, "cross-origin request"), Enforced::default());
+    }
+    let mut resp = Response::new(crate::body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let enforced = expire_held(headers, h, site, state, host, proto == "https");
+    (resp, enforced)
 }
 
 /// Cross-site request forgery guard: a consent comes from the site's own pages only.
 /// Browsers send `Sec-Fetch-Site` (Fetch Metadata) and `Origin` with every `fetch` POST.
-fn same_origin(headers: &HeaderMap, ctx: &Context<'_>) -> Result<(), StatusCode> {
+pub fn same_origin(headers: &HeaderMap, proto: &str, host: &str) -> Result<(), StatusCode> {
     let fetch_site = headers.get("sec-fetch-site");
     let origin = headers.get(header::ORIGIN);
     if fetch_site.is_none() && origin.is_none() {
@@ -304,7 +344,7 @@ fn same_origin(headers: &HeaderMap, ctx: &Context<'_>) -> Result<(), StatusCode>
         return Err(StatusCode::FORBIDDEN);
     }
     if let Some(v) = origin {
-        let expected = format!("{}://{}", ctx.proto, ctx.host);
+        let expected = format!("{proto}://{host}");
         if !v.as_bytes().eq_ignore_ascii_case(expected.as_bytes()) {
             return Err(StatusCode::FORBIDDEN);
         }

@@ -219,12 +219,13 @@ impl Proxy {
         site: &Site,
         ex: &Exchange,
     ) -> Response<ProxyBody> {
+        // Where the visitor is: for same-origin checks and the cookies' domains.
+        let proto = forwarding::visitor_proto(req.headers(), ex.peer_trusted, conn.tls);
+        let host = visitor_host(req.uri(), req.headers())
+            .and_then(|h| h.to_str().ok().map(str::to_owned))
+            .unwrap_or_default();
         match req.uri().path() {
             "/_cp/consent" => {
-                let proto = forwarding::visitor_proto(req.headers(), ex.peer_trusted, conn.tls);
-                let host = visitor_host(req.uri(), req.headers())
-                    .and_then(|h| h.to_str().ok().map(str::to_owned))
-                    .unwrap_or_default();
                 let ctx = consent::endpoint::Context {
                     site: &site.consent,
                     key: &self.key,
@@ -238,6 +239,19 @@ impl Proxy {
                     idle_timeout: self.timeouts.idle_body,
                 };
                 consent::endpoint::record(req, &ctx).await
+            }
+            "/_cp/cookies" => {
+                let state = self.consent_of(req.headers(), site);
+                let (resp, expired) = consent::endpoint::sweep(
+                    req.method(),
+                    req.headers(),
+                    &site.consent,
+                    &state,
+                    proto,
+                    &host,
+                );
+                self.count_enforced(&site.name, &expired.stripped, 0, "script");
+                resp
             }
             "/_cp/banner.json" => consent::endpoint::banner_document(
                 req.method(),
@@ -491,6 +505,9 @@ impl Proxy {
             language: site.rewrite.language,
             memory_limit: site.rewrite.memory_limit,
             decompression_ratio: self.limits.decompression_ratio,
+            base: url::Url::parse(&origin)
+                .ok()
+                .and_then(|o| o.join(ex.uri.path()).ok()),
         };
         let metrics = Arc::clone(&self.metrics);
         let site_name = Arc::clone(&site.name);

@@ -68,7 +68,10 @@ where
             // Decode what is held, one bounded step at a time, before asking for more: the
             // upstream is read only as fast as the visitor takes the page (back-pressure).
             if !this.decoder.needs_input() {
-                let decoded = this.decoder.step()?;
+                let decoded = this.decoder.step().inspect_err(|e| {
+                    // Fail closed: the visitor gets a cut-off page, never undecoded bytes.
+                    tracing::warn!(error = %e, "upstream page cut off");
+                })?;
                 if let Some(frame) = Self::pass(this.page, this.encoder, &decoded)? {
                     return Poll::Ready(Some(Ok(frame)));
                 }
@@ -85,7 +88,9 @@ where
                 }
                 Poll::Ready(None) => {
                     *this.finished = true;
-                    this.decoder.finish()?;
+                    this.decoder.finish().inspect_err(|e| {
+                        tracing::warn!(error = %e, "upstream page cut off");
+                    })?;
                     let mut out = this.encoder.encode(this.page.end())?.to_vec();
                     out.extend_from_slice(&this.encoder.finish()?);
                     if let Some(report) = this.report.take() {

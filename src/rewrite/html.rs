@@ -5,6 +5,7 @@
 //! The page is never buffered whole: lol_html keeps only a partly received tag, and an
 //! inline `<script>` is held until its end tag so its content can decide its category.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -56,7 +57,7 @@ impl Kind {
 }
 
 impl Counts {
-    fn add(&mut self, kind: Kind, category: Category) {
+    pub(super) fn add(&mut self, kind: Kind, category: Category) {
         self.by_kind[kind as usize][category as usize] += 1;
     }
 
@@ -77,21 +78,31 @@ pub struct PageContext {
     pub memory_limit: usize,
     /// How much a compressed page may expand (decompression bombs are stopped past it).
     pub decompression_ratio: u32,
+    /// The page's own URL, against which its relative URLs resolve.
+    pub base: Option<url::Url>,
 }
 
 /// Mutable state shared by one page's handlers.
 #[derive(Default)]
-struct PageState {
-    counts: Counts,
+pub(super) struct PageState {
+    pub(super) counts: Counts,
+    /// The page's base URL: the request's, or the page's first `<base href>`.
+    pub(super) base: Option<url::Url>,
+    /// A `<base href>` was seen (only the first one counts, HTML §4.2.3).
+    pub(super) base_set: bool,
+    /// A `<style>` element's text being held until it ends.
+    pub(super) style: Option<String>,
     /// An inline script being held until its end tag: its start tag and text so far.
     inline: Option<(String, String)>,
     /// The content of a `<noscript>` being held until its end tag.
     noscript: Option<String>,
+    /// The `<noscript>` being held grew past the memory budget and is dropped.
+    noscript_dropped: bool,
 }
 
-type Shared = Arc<Mutex<PageState>>;
+pub(super) type Shared = Arc<Mutex<PageState>>;
 
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, PageState> {
+pub(super) fn lock(state: &Shared) -> std::sync::MutexGuard<'_, PageState> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -127,7 +138,10 @@ pub struct PageRewriter {
 
 impl PageRewriter {
     pub fn new(ctx: &PageContext, encoding: AsciiCompatibleEncoding) -> PageRewriter {
-        let state: Shared = Arc::default();
+        let state: Shared = Arc::new(Mutex::new(PageState {
+            base: ctx.base.clone(),
+            ..PageState::default()
+        }));
         let injected = Arc::new(AtomicBool::new(false));
         let output = Arc::new(Mutex::new(Vec::with_capacity(16 * 1024)));
 
@@ -136,6 +150,7 @@ impl PageRewriter {
         let all_granted = Category::ALL.iter().all(|c| ctx.consent.allows(*c));
         if !all_granted {
             handlers.extend(neutralising_handlers(ctx, &state));
+            handlers.extend(super::resources::handlers(ctx, &state));
             handlers.extend(noscript_handlers(ctx, &state));
         }
         let loader = Arc::clone(&ctx.loader);
@@ -281,7 +296,7 @@ impl PageRewriter {
     }
 }
 
-type Handler = (
+pub(super) type Handler = (
     std::borrow::Cow<'static, lol_html::Selector>,
     lol_html::send::ElementContentHandlers<'static>,
 );
@@ -396,6 +411,24 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The refused tracker a URL attribute value leads to, resolved as the browser will
+/// resolve it (character references, backslashes, percent-encoding, dot segments, the
+/// page's `<base>`).
+pub(super) fn refused<'r>(
+    rules: &'r Rules,
+    consent: ConsentState,
+    state: &Shared,
+    raw: &str,
+) -> Option<&'r crate::catalog::Tracker> {
+    let url = {
+        let state = lock(state);
+        super::urls::resolve(raw, state.base.as_ref())?.into_owned()
+    };
+    rules
+        .match_url(&url)
+        .filter(|t| !consent.allows(t.category))
+}
+
 fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     let (rules, consent) = (&ctx.rules, ctx.consent);
     let mut handlers = Vec::with_capacity(5);
@@ -407,9 +440,7 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let state = Arc::clone(state);
         handlers.push(element!("script", move |el| {
             if let Some(src) = el.get_attribute("src") {
-                if let Some(t) = rules.match_url(&src)
-                    && !consent.allows(t.category)
-                {
+                if let Some(t) = refused(&rules, consent, &state, &src) {
                     if let Some(kind) = el.get_attribute("type") {
                         el.set_attribute("data-cp-type", &kind)?;
                     }
@@ -455,12 +486,43 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     }
     {
         let state = Arc::clone(state);
+        let rules = Arc::clone(rules);
+        let limit = ctx.memory_limit;
         handlers.push(text!("script", move |chunk| {
             let mut state = lock(&state);
-            if let Some((_, text)) = state.inline.as_mut() {
-                text.push_str(chunk.as_str());
-                chunk.remove();
+            let Some((_, text)) = state.inline.as_mut() else {
+                return Ok(());
+            };
+            text.push_str(chunk.as_str());
+            chunk.remove();
+            if text.len() <= limit {
+                return Ok(());
             }
+            // Held no longer than the rewrite's memory budget: decide on what has come.
+            // A signature seen decides; none seen means the script cannot be judged whole,
+            // so it fails closed — inert under the strictest refused category, re-activated
+            // if that is granted — and the rest of its text streams after it.
+            let Some((start, text)) = state.inline.take() else {
+                return Ok(());
+            };
+            let category = match rules.match_inline(&text) {
+                Some(t) if consent.allows(t.category) => None,
+                Some(t) => Some(t.category),
+                None => Category::ALL
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|c| !consent.allows(*c)),
+            };
+            let start = match category {
+                Some(category) => {
+                    state.counts.add(Kind::InlineScript, category);
+                    inert_start_tag(&start, category)
+                }
+                None => start,
+            };
+            chunk.before(&start, ContentType::Html);
+            chunk.before(&text, ContentType::Html);
             Ok(())
         }));
     }
@@ -471,14 +533,11 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
         let language = ctx.language;
-        handlers.push(element!("iframe[src]", move |el| {
+        handlers.push(element!("iframe[src], frame[src]", move |el| {
             let Some(src) = el.get_attribute("src") else {
                 return Ok(());
             };
-            let Some(t) = rules
-                .match_url(&src)
-                .filter(|t| !consent.allows(t.category))
-            else {
+            let Some(t) = refused(&rules, consent, &state, &src) else {
                 return Ok(());
             };
             if is_hidden(el) {
@@ -489,7 +548,9 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
             el.set_attribute("data-cp-src", &src)?;
             el.remove_attribute("src");
             el.set_attribute("data-cp-category", t.category.as_str())?;
-            el.set_attribute("srcdoc", &placeholder(&t.name, t.category, language))?;
+            if el.tag_name() == "iframe" {
+                el.set_attribute("srcdoc", &placeholder(&t.name, t.category, language))?;
+            }
             lock(&state).counts.add(Kind::Iframe, t.category);
             Ok(())
         }));
@@ -501,8 +562,7 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let state = Arc::clone(state);
         handlers.push(element!("img[src]", move |el| {
             if let Some(src) = el.get_attribute("src")
-                && let Some(t) = rules.match_url(&src)
-                && !consent.allows(t.category)
+                && let Some(t) = refused(&rules, consent, &state, &src)
             {
                 el.remove();
                 lock(&state).counts.add(Kind::Pixel, t.category);
@@ -528,7 +588,11 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
             });
             if is_hint
                 && let Some(href) = el.get_attribute("href")
-                && let Some(t) = rules.match_host(&href)
+                && let Some(url) = {
+                    let state = lock(&state);
+                    super::urls::resolve(&href, state.base.as_ref()).map(Cow::into_owned)
+                }
+                && let Some(t) = rules.match_host(&url)
                 && !consent.allows(t.category)
             {
                 el.remove();
@@ -550,7 +614,11 @@ fn noscript_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let consent = ctx.consent;
         let state = Arc::clone(state);
         handlers.push(element!("noscript", move |el| {
-            lock(&state).noscript = Some(String::new());
+            {
+                let mut state = lock(&state);
+                state.noscript = Some(String::new());
+                state.noscript_dropped = false;
+            }
             let rules = Arc::clone(&rules);
             let state = Arc::clone(&state);
             if let Some(end_handlers) = el.end_tag_handlers() {
@@ -575,11 +643,20 @@ fn noscript_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     }
     {
         let state = Arc::clone(state);
+        let limit = ctx.memory_limit;
         handlers.push(text!("noscript", move |chunk| {
-            let mut state = lock(&state);
+            let mut guard = lock(&state);
+            let state = &mut *guard;
             if let Some(markup) = state.noscript.as_mut() {
-                markup.push_str(chunk.as_str());
                 chunk.remove();
+                // Past the memory budget the fallback content is dropped (fail closed):
+                // only browsers without JavaScript would ever show it.
+                if markup.len() + chunk.as_str().len() > limit {
+                    markup.clear();
+                    state.noscript_dropped = true;
+                } else if !state.noscript_dropped {
+                    markup.push_str(chunk.as_str());
+                }
             }
             Ok(())
         }));
@@ -598,6 +675,7 @@ fn sanitize_noscript(
     let removed = std::cell::RefCell::new(Vec::new());
     let strip = |el: &mut lol_html::html_content::Element<'_, '_>, attr: &str| {
         if let Some(url) = el.get_attribute(attr)
+            && let Some(url) = super::urls::resolve(&url, None)
             && let Some(t) = rules
                 .match_url(&url)
                 .filter(|t| !consent.allows(t.category))
@@ -611,9 +689,12 @@ fn sanitize_noscript(
         markup,
         lol_html::RewriteStrSettings::new()
             .append_element_content_handler(lol_html::element!(
-                "img[src], iframe[src], script[src]",
+                "img[src], iframe[src], frame[src], script[src], embed[src], input[src]",
                 |el| strip(el, "src")
             ))
+            .append_element_content_handler(lol_html::element!("object[data]", |el| strip(
+                el, "data"
+            )))
             .append_element_content_handler(lol_html::element!("link[href]", |el| strip(
                 el, "href"
             ))),
@@ -805,6 +886,7 @@ mod tests {
             language: Language::Nl,
             memory_limit: 1024 * 1024,
             decompression_ratio: 100,
+            base: None,
         }
     }
 
@@ -1083,6 +1165,55 @@ mod tests {
             "{tail}"
         );
         assert!(out.contains("<cp-img alt=\"BBBB"));
+    }
+
+    #[test]
+    fn huge_inline_scripts_and_noscripts_are_not_held_whole() {
+        let mut small = ctx(&[]);
+        small.memory_limit = 64 * 1024;
+        let mut page = PageRewriter::new(&small, AsciiCompatibleEncoding::utf_8());
+        page.write(b"<html><head></head><body><script>var site = 1;\n");
+        let line = "console.log('regel');\n".repeat(400);
+        let mut emitted = 0usize;
+        for _ in 0..100 {
+            emitted += page.write(line.as_bytes()).len();
+        }
+        // ~880 KB fed; all but the last budget's worth is out already.
+        assert!(emitted > 600 * 1024, "held: only {emitted} bytes out");
+        let mut out = page.write(b"fbq('init', '1');</script><noscript>");
+        let pixel = "<img src=\"https://www.facebook.com/tr?id=1\">".repeat(2000);
+        for _ in 0..10 {
+            out.extend(page.write(pixel.as_bytes()));
+        }
+        out.extend(page.write(b"</noscript><p>einde</p>"));
+        out.extend(page.end());
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(
+            !out.contains("facebook.com/tr"),
+            "the oversized noscript is dropped"
+        );
+        assert!(out.ends_with("<p>einde</p>"));
+        assert_eq!(
+            page.counts().by_kind[Kind::InlineScript as usize][Category::Marketing as usize],
+            1,
+            "the oversized script failed closed"
+        );
+    }
+
+    #[test]
+    fn an_oversized_inline_script_fails_closed() {
+        let mut small = ctx(&[]);
+        small.memory_limit = 64 * 1024;
+        let body = "x();".repeat(40 * 1024);
+        let doc = format!("<head></head><script>{body}</script><p>na</p>");
+        let (out, _) = run(&small, &[doc.as_bytes()]);
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(
+            out.contains("<script type=\"text/plain\" data-cp-category=\"marketing\">x();"),
+            "{}",
+            &out[..300]
+        );
+        assert!(out.ends_with("</script><p>na</p>"));
     }
 
     #[test]

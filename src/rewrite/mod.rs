@@ -9,6 +9,8 @@ pub mod csp;
 pub mod failsafe;
 pub mod html;
 pub mod inject;
+pub mod resources;
+pub mod urls;
 
 use std::sync::Arc;
 
