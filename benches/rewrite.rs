@@ -119,6 +119,7 @@ fn rewrite(c: &mut Criterion) {
         memory_limit: 1024 * 1024,
         decompression_ratio: 100,
         base: None,
+        gtag_id: None,
     };
     let mut group = c.benchmark_group("rewrite");
     for (name, page) in [

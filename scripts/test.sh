@@ -24,6 +24,10 @@ fi
 if [ ! -f tests/axe/node_modules/axe-core/axe.min.js ]; then
     npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error
 fi
+# A real country database in MaxMind format (CC0, ip-location-db) for the geo tests.
+if [ ! -f tests/geoip/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb ]; then
+    npm ci --prefix tests/geoip --no-audit --no-fund --loglevel=error
+fi
 
 # Library, binary and integration tests. (Benchmarks are compiled by clippy in .ci/run
 # and run with `cargo bench`; there are no doc tests.)

@@ -44,6 +44,15 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Send a sample event batch of a site to GA4's validation endpoint
+    /// (`/debug/mp/collect`) and print Google's validation messages.
+    GaCheck {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// The site's `name`.
+        #[arg(long)]
+        site: String,
+    },
     /// Print a `cp_consent` cookie signed with the server's key, for testing a site as a
     /// visitor with the given choice (e.g. with curl or a load generator).
     ConsentCookie {
@@ -95,6 +104,9 @@ fn main() -> ExitCode {
             grant,
             data_dir,
         } => report(print_consent_cookie(&config, &site, &grant, data_dir)),
+        Command::GaCheck { config, site } => {
+            report(runtime().and_then(|rt| rt.block_on(ga_check(&config, &site))))
+        }
         Command::Demo {
             listen,
             admin,
@@ -169,6 +181,70 @@ fn print_consent_cookie(
         cookie.encode(&key, &site.name, &site.policy_version)
     );
     Ok(())
+}
+
+/// `ga-check`: the same payload shape the proxy sends, to Google's validation server.
+async fn ga_check(path: &std::path::Path, site: &str) -> anyhow::Result<()> {
+    use consent_proxy::ga::Target;
+    let config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let site_config = config
+        .sites
+        .iter()
+        .find(|s| s.name == site)
+        .with_context(|| format!("no site named `{site}` in {}", path.display()))?;
+    let target = Target::of(site_config)
+        .with_context(|| {
+            format!(
+                "site `{site}` does not forward to GA (ga.mode = \"server\" with a measurement_id)"
+            )
+        })?
+        .map_err(|e| anyhow::anyhow!("site `{site}`: {e}"))?;
+    let host = site_config.hosts.first().cloned().unwrap_or_default();
+    let body = consent_proxy::ga::payload::sample(&host);
+    let url = target.url(true);
+    println!(
+        "POST {} (measurement_id={}, api_secret hidden)",
+        target
+            .endpoint
+            .replacen("/mp/collect", "/debug/mp/collect", 1),
+        target.measurement_id
+    );
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body)?)?
+    );
+    let resp = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .build()?
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the validation server: {}", e.without_url()))?;
+    let status = resp.status();
+    let answer: serde_json::Value = resp.json().await.unwrap_or_default();
+    let messages = answer
+        .get("validationMessages")
+        .and_then(|m| m.as_array())
+        .cloned()
+        .unwrap_or_default();
+    println!("HTTP {status}");
+    if messages.is_empty() && status.is_success() {
+        println!("valid: Google's validation server reported no problem");
+        return Ok(());
+    }
+    for m in &messages {
+        println!(
+            "- {} ({}): {}",
+            m.get("fieldPath").and_then(|v| v.as_str()).unwrap_or("-"),
+            m.get("validationCode")
+                .and_then(|v| v.as_str())
+                .unwrap_or("-"),
+            m.get("description").and_then(|v| v.as_str()).unwrap_or("-"),
+        );
+    }
+    anyhow::bail!("{} validation message(s)", messages.len())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

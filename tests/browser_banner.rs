@@ -87,6 +87,7 @@ ga = {{ measurement_id = "G-DEMO12345", mode = "client" }}
         hosts: &[SITE_A, SITE_BE, SITE_CLIENT_GA],
         recorder: Some(recorder.port),
         accept_language: Some(accept_language),
+        user_agent: None,
     })
     .await;
     World {

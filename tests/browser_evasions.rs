@@ -50,6 +50,7 @@ async fn evasions_reach_no_tracker_in_a_real_browser() {
         hosts: &[SITE_A],
         recorder: Some(recorder.port),
         accept_language: None,
+        user_agent: None,
     })
     .await;
     browser

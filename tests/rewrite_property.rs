@@ -21,6 +21,7 @@ fn ctx() -> PageContext {
         memory_limit: 1024 * 1024,
         decompression_ratio: 100,
         base: None,
+        gtag_id: None,
     }
 }
 

@@ -415,6 +415,13 @@
     }, function () { /* the next change tries again */ });
   }
 
+  /* The consent funnel counts banner impressions: an aggregate, without any identifier. */
+  function countImpression() {
+    if (navigator.sendBeacon) {
+      navigator.sendBeacon("/_cp/collect", JSON.stringify({ events: [{ name: "cp_banner", url: location.href }] }));
+    }
+  }
+
   function start() {
     wirePlaceholders();
     if (["preferences", "analytics", "marketing"].some(function (c) { return !allowed(c); })) {
@@ -422,7 +429,7 @@
       setInterval(sweep, 2000);
     }
     if (!state.decided) {
-      mount().then(function () { show("banner"); });
+      mount().then(function () { show("banner"); countImpression(); });
     } else if (state.fb) {
       mount().then(function () { show(null); });
     }

@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         memory_limit: 1024 * 1024,
         decompression_ratio: 100,
         base: None,
+        gtag_id: None,
     };
     let cut = usize::from(cut).min(page.len());
     let mut rewriter = PageRewriter::new(&ctx, AsciiCompatibleEncoding::utf_8());

@@ -31,6 +31,16 @@ impl Category {
         }
     }
 
+    /// The consent funnel's name for "this category was granted".
+    pub fn granted_metric(self) -> &'static str {
+        match self {
+            Category::Necessary => "granted_necessary",
+            Category::Preferences => "granted_preferences",
+            Category::Analytics => "granted_analytics",
+            Category::Marketing => "granted_marketing",
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Category> {
         Category::ALL.into_iter().find(|c| c.as_str() == name)
     }

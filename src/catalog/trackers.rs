@@ -62,8 +62,11 @@ static BUILTIN: &[Row] = &[
             "google-analytics.com/analytics.js",
             "GoogleAnalyticsObject",
         ],
+        // `cp_cid` and `cp_sid` are the proxy's own client id and session for forwarding
+        // to GA (set only after `analytics` consent): withdrawal expires them like `_ga`.
         &[
             "_ga", "_ga_*", "_gid", "_gat", "_gat_*", "__utma", "__utmb", "__utmc", "__utmz",
+            "cp_cid", "cp_sid",
         ],
     ),
     (

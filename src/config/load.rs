@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::{
-    Config, ConfigError, PrivacyConfig, Problem, RetentionConfig, ServerConfig, SiteConfig,
-    StorageConfig, validate,
+    CollectConfig, Config, ConfigError, GeoipConfig, PrivacyConfig, Problem, RetentionConfig,
+    ServerConfig, SiteConfig, StorageConfig, validate,
 };
 
 pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> {
@@ -21,6 +21,8 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     let privacy = take_section::<PrivacyConfig>(&mut table, "privacy", &mut problems);
     let storage = take_section::<StorageConfig>(&mut table, "storage", &mut problems);
     let retention = take_section::<RetentionConfig>(&mut table, "retention", &mut problems);
+    let mut geoip = take_section::<GeoipConfig>(&mut table, "geoip", &mut problems);
+    let collect = take_section::<CollectConfig>(&mut table, "collect", &mut problems);
     let sites = match table.remove("site") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -39,16 +41,17 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     for key in table.keys() {
         problems.push(Problem::global(
             key.as_str(),
-            "unknown section (expected `server`, `privacy`, `storage`, `retention` or `site`)",
+            "unknown section (expected `server`, `privacy`, `storage`, `retention`, `geoip`, \
+             `collect` or `site`)",
         ));
     }
 
     let mut sites = sites;
     let mut server = server;
-    resolve_paths(&source, server.as_mut(), &mut sites);
+    resolve_paths(&source, server.as_mut(), geoip.as_mut(), &mut sites);
     validate::check_sites(&mut sites, &mut problems);
-    let (Some(server), Some(privacy), Some(storage), Some(retention)) =
-        (server, privacy, storage, retention)
+    let (Some(server), Some(privacy), Some(storage), Some(retention), Some(geoip), Some(collect)) =
+        (server, privacy, storage, retention, geoip, collect)
     else {
         return Err(ConfigError {
             file: source,
@@ -57,6 +60,7 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     };
     validate::check_server(&server, &privacy, &sites, &mut problems);
     validate::check_storage(&storage, &retention, &sites, &mut problems);
+    super::analytics::check(&geoip, &collect, &sites, &mut problems);
     if !problems.is_empty() {
         return Err(ConfigError {
             file: source,
@@ -69,6 +73,8 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         privacy,
         storage,
         retention,
+        geoip,
+        collect,
         sites,
     })
 }
@@ -133,7 +139,12 @@ fn one_line(message: &str) -> String {
 }
 
 /// Relative paths in the file are relative to the file, as a site owner reads them.
-fn resolve_paths(source: &Path, server: Option<&mut ServerConfig>, sites: &mut [SiteConfig]) {
+fn resolve_paths(
+    source: &Path,
+    server: Option<&mut ServerConfig>,
+    geoip: Option<&mut GeoipConfig>,
+    sites: &mut [SiteConfig],
+) {
     let base = source.parent().map(Path::to_path_buf).unwrap_or_default();
     let resolve = |p: &mut PathBuf| {
         if p.is_relative() {
@@ -146,10 +157,16 @@ fn resolve_paths(source: &Path, server: Option<&mut ServerConfig>, sites: &mut [
             resolve(key);
         }
     }
+    if let Some(database) = geoip.and_then(|g| g.database.as_mut()) {
+        resolve(database);
+    }
     for site in sites {
         if let Some(tls) = &mut site.tls {
             resolve(&mut tls.cert);
             resolve(&mut tls.key);
+        }
+        if let Some(file) = site.ga.as_mut().and_then(|ga| ga.api_secret_file.as_mut()) {
+            resolve(file);
         }
     }
 }

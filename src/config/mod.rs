@@ -5,6 +5,7 @@
 //! turns a protection off. Loading collects *every* problem it can find and names the
 //! file, the site and the field of each (see [`ConfigError`]).
 
+pub mod analytics;
 pub mod banner;
 mod error;
 mod load;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+pub use analytics::{CollectConfig, GaConfig, GaMode, GeoipConfig, Statistics};
 pub use banner::{BannerConfig, ServiceConfig};
 pub use error::{ConfigError, Problem};
 
@@ -29,6 +31,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     pub storage: StorageConfig,
     pub retention: RetentionConfig,
+    pub geoip: GeoipConfig,
+    pub collect: CollectConfig,
     pub sites: Vec<SiteConfig>,
 }
 
@@ -316,6 +320,14 @@ pub struct SiteConfig {
     /// Google Analytics 4 for this site.
     #[serde(default)]
     pub ga: Option<GaConfig>,
+    /// Which events the site's own statistics count; default from `jurisdiction`
+    /// (`nl`: always, others: with `analytics` consent).
+    #[serde(default)]
+    pub statistics: Option<Statistics>,
+    /// Query parameters kept in statistics and GA besides `utm_*` (everything else — an
+    /// e-mail address, a token, an id — is removed before anything is stored).
+    #[serde(default)]
+    pub query_allowlist: Vec<String>,
     /// Cookies no tracker rule knows: `allow` (the site's own, default) or `block` (treated
     /// as marketing until the visitor accepts it).
     #[serde(default)]
@@ -373,27 +385,6 @@ pub struct TrackerConfig {
     /// `false` removes a built-in entry of the same name.
     #[serde(default = "yes")]
     pub enabled: bool,
-}
-
-/// `[site.ga]`: Google Analytics 4.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GaConfig {
-    /// `G-…`; the site's own gtag snippets for it are handled per `mode`.
-    #[serde(default)]
-    pub measurement_id: Option<String>,
-    /// `server` (default): page views go to GA from the proxy; `client`: the site keeps
-    /// its gtag, gated by Google Consent Mode v2 defaults injected first in `<head>`.
-    #[serde(default)]
-    pub mode: GaMode,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GaMode {
-    #[default]
-    Server,
-    Client,
 }
 
 fn default_policy_version() -> String {
@@ -530,4 +521,12 @@ pub fn tracker_specs(
         });
     }
     specs
+}
+
+impl SiteConfig {
+    /// The `statistics` setting in force: the site's own, else its jurisdiction's.
+    pub fn statistics(&self) -> Statistics {
+        self.statistics
+            .unwrap_or_else(|| Statistics::default_for(self.jurisdiction))
+    }
 }

@@ -23,6 +23,11 @@ static ASSETS: &[Asset] = &[
         body: include_str!("../../assets/banner/banner.js"),
     },
     Asset {
+        path: "/_cp/beacon.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/banner/beacon.js"),
+    },
+    Asset {
         path: "/_cp/banner.css",
         content_type: "text/css; charset=utf-8",
         body: include_str!("../../assets/banner/banner.css"),
@@ -250,6 +255,18 @@ mod tests {
         }
     }
 
+    /// The collect issue's budget: the beacon at most 1.5 KB gzipped on top of the banner.
+    #[test]
+    fn beacon_fits_its_budget() {
+        let gz = SERVED
+            .iter()
+            .find(|a| a.path == "/_cp/beacon.js")
+            .unwrap()
+            .body
+            .gzip_len();
+        assert!(gz <= 1536, "beacon.js is {gz} bytes gzipped");
+    }
+
     /// `1234567` as `1,234,567`, the README's way of writing byte counts.
     fn thousands(n: usize) -> String {
         let digits = n.to_string();
@@ -273,6 +290,7 @@ mod tests {
         let sizes = |path: &str| SERVED.iter().find(|a| a.path == path).unwrap().body.sizes();
         let [js, js_gz, js_br] = sizes("/_cp/banner.js");
         let [css, css_gz, css_br] = sizes("/_cp/banner.css");
+        let [beacon, beacon_gz, beacon_br] = sizes("/_cp/beacon.js");
         let docs: Vec<[usize; 3]> = Language::ALL
             .iter()
             .map(|&l| ui.document(Some(l)).1.sizes())
@@ -289,7 +307,8 @@ mod tests {
             "| `/_cp/banner.js` (banner, preference centre, re-activation) | {} B | {} B | {} B |\n\
              | `/_cp/banner.css` | {} B | {} B | {} B |\n\
              | `/_cp/banner.json`, one language (demo site: {} services, {cookies} cookies) | {} | {} | {} |\n\
-             | **JS + CSS + one language** | | **{} B** (≤ 8 KB budget) | |\n",
+             | **JS + CSS + one language** | | **{} B** (≤ 8 KB budget) | |\n\
+             | `/_cp/beacon.js` (statistics and GA events; only on sites that collect) | {} B | {} B (≤ 1.5 KB budget) | {} B |\n",
             f(js),
             f(js_gz),
             f(js_br),
@@ -301,6 +320,9 @@ mod tests {
             range(1),
             range(2),
             f(total),
+            f(beacon),
+            f(beacon_gz),
+            f(beacon_br),
         );
         let readme =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();

@@ -30,7 +30,9 @@ pub struct Context<'a> {
     pub key: &'a CookieKey,
     pub store: &'a Store,
     pub metrics: &'a crate::telemetry::Metrics,
-    pub limiter: &'a super::limiter::ConsentLimiter,
+    pub limiter: &'a crate::limiter::RateLimiter,
+    /// The consent funnel's aggregate counts.
+    pub funnel: &'a crate::store::funnel::FunnelCounter,
     pub client: AnonymizedIp,
     /// The full client address, in memory only: the rate limit counts a keyed hash of it.
     pub address: std::net::IpAddr,
@@ -99,39 +101,15 @@ pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<Proxy
     }
     // Exactly one Content-Type, and JSON: a form or text/plain POST (what a cross-site
     // page can send without a CORS preflight) never counts.
-    let mut types = req.headers().get_all(header::CONTENT_TYPE).iter();
-    let json = match (types.next(), types.next()) {
-        (Some(v), None) => v
-            .to_str()
-            .ok()
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json")),
-        _ => false,
-    };
-    if !json {
+    if !content_type_is(req.headers(), &["application/json"]) {
         return problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "the body must be application/json",
         );
     }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return problem(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
-    }
-    let (parts, body) = req.into_parts();
-    let collected =
-        tokio::time::timeout(ctx.idle_timeout, Limited::new(body, MAX_BODY).collect()).await;
-    let bytes = match collected {
-        Ok(Ok(c)) => c.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return problem(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
-        }
-        Ok(Err(_)) => return problem(StatusCode::BAD_REQUEST, "the body could not be read"),
-        Err(_) => return problem(StatusCode::REQUEST_TIMEOUT, "the body took too long"),
+    let (parts, bytes) = match read_body(req, MAX_BODY, ctx.idle_timeout).await {
+        Ok(read) => read,
+        Err(resp) => return resp,
     };
     // serde_json refuses nesting deeper than 128 levels, so a stranger's deeply nested
     // body is an error, not a stack overflow.
@@ -234,6 +212,26 @@ async fn answer(
             StatusCode::SERVICE_UNAVAILABLE,
             "the choice could not be recorded; please try again",
         );
+    }
+    // Withdrawal stops forwarding at once (GDPR art. 7(3)): events this consent let into
+    // the GA queue and not yet sent are deleted before the answer.
+    if !granted.contains(Category::Analytics) {
+        match ctx.store.ga_forget(&id.to_string()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(site = %site.name, events = n, "GA events of a withdrawn consent deleted")
+            }
+            Err(e) => {
+                tracing::error!(site = %site.name, error = %e, "cannot delete GA events of a withdrawn consent")
+            }
+        }
+    }
+    ctx.funnel.add(&site.name, choice.method.funnel_metric());
+    for category in granted.iter().filter(|c| *c != Category::Necessary) {
+        ctx.funnel.add(&site.name, category.granted_metric());
+    }
+    if gpc {
+        ctx.funnel.add(&site.name, "gpc");
     }
     ctx.metrics
         .consents
@@ -359,8 +357,59 @@ fn refuse_method(allow: &'static str) -> Response<ProxyBody> {
     resp
 }
 
+/// Whether the request has exactly one `Content-Type`, of one of `allowed` (parameters
+/// such as `charset` aside).
+pub fn content_type_is(headers: &HeaderMap, allowed: &[&str]) -> bool {
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    match (types.next(), types.next()) {
+        (Some(v), None) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| allowed.iter().any(|a| v.trim().eq_ignore_ascii_case(a))),
+        _ => false,
+    }
+}
+
+/// Reads a stranger's body: at most `max` bytes (by `Content-Length` or while reading),
+/// no pause longer than `idle`. The refusal is a ready 4xx answer.
+pub async fn read_body(
+    req: Request<Incoming>,
+    max: usize,
+    idle: std::time::Duration,
+) -> Result<(http::request::Parts, Bytes), Response<ProxyBody>> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is too large",
+        ));
+    }
+    let (parts, body) = req.into_parts();
+    let collected = tokio::time::timeout(idle, Limited::new(body, max).collect()).await;
+    match collected {
+        Ok(Ok(c)) => Ok((parts, c.to_bytes())),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is too large",
+        )),
+        Ok(Err(_)) => Err(problem(
+            StatusCode::BAD_REQUEST,
+            "the body could not be read",
+        )),
+        Err(_) => Err(problem(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body took too long",
+        )),
+    }
+}
+
 /// A JSON error answer; `message` is ours, never the stranger's input unescaped.
-fn problem(status: StatusCode, message: &str) -> Response<ProxyBody> {
+pub fn problem(status: StatusCode, message: &str) -> Response<ProxyBody> {
     let body = serde_json::json!({ "error": message }).to_string();
     let mut resp = Response::new(full(Bytes::from(body)));
     *resp.status_mut() = status;

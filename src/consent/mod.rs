@@ -8,7 +8,6 @@ pub mod assets;
 pub mod cookie;
 pub mod endpoint;
 pub mod enforce;
-pub mod limiter;
 pub mod policy;
 pub mod texts;
 pub mod ui;

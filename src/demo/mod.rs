@@ -1,6 +1,7 @@
 //! `consent-proxy demo`: a small Dutch VoIP provider's marketing site, with the usual
 //! trackers, served from the binary and put behind the proxy — no files, no setup.
 
+pub mod ga;
 pub mod site;
 
 use std::net::SocketAddr;
@@ -67,6 +68,20 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let run_dir = RunDir::new(options.data_dir)?;
     let data_dir = run_dir.path.clone();
     config.server.data_dir = data_dir.clone();
+    // Google is not reachable from a demo: GA4 forwarding goes to a local stand-in.
+    let ga_addr = ga::start("127.0.0.1:0".parse()?).await?;
+    let secret = data_dir.join("ga-demo.secret");
+    std::fs::write(&secret, "demo-secret-not-a-real-one")?;
+    for site in &mut config.sites {
+        site.ga = Some(crate::config::GaConfig {
+            measurement_id: Some("G-DEMO12345".into()),
+            mode: crate::config::GaMode::Server,
+            api_secret_env: None,
+            api_secret_file: Some(secret.clone()),
+            endpoint: format!("http://{ga_addr}/mp/collect"),
+            send_truncated_ip: false,
+        });
+    }
     // The configuration beside the state, so the printed commands work from any directory.
     let config_file = data_dir.join("demo.toml");
     std::fs::write(&config_file, DEMO_CONFIG)?;
@@ -105,6 +120,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         "    {exe} consent-cookie --config {} --data-dir {} --site demo --grant analytics,marketing",
         config_file.display(),
         data_dir.display()
+    );
+    println!(
+        "  Google Analytics stand-in:   http://{ga_addr}/   (demo only: what the proxy forwarded to GA4)"
     );
     println!("  The demo site itself:        http://{site_addr}/");
     if run_dir.temporary {

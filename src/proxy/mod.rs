@@ -75,9 +75,11 @@ pub struct Proxy {
     /// Where consent records go.
     store: Store,
     /// Consent records per network and minute.
-    consent_limiter: consent::limiter::ConsentLimiter,
+    consent_limiter: crate::limiter::RateLimiter,
     /// Protocols a visitor may upgrade to (`[server] upgrades`).
     upgrades: Vec<String>,
+    /// Event collection state shared across reloads.
+    collector: Arc<crate::collect::Collector>,
 }
 
 /// Facts about one request, gathered on the way for the logging phase.
@@ -100,7 +102,13 @@ struct Exchange {
 }
 
 impl Proxy {
-    pub fn new(config: &Config, metrics: Arc<Metrics>, key: Arc<CookieKey>, store: Store) -> Proxy {
+    pub fn new(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        key: Arc<CookieKey>,
+        store: Store,
+        collector: Arc<crate::collect::Collector>,
+    ) -> Proxy {
         Proxy {
             router: Router::new(config),
             trusted: TrustedProxies::new(config.server.trusted_proxies.iter().map(|c| c.0)),
@@ -118,11 +126,12 @@ impl Proxy {
             no_site: Arc::from("-"),
             key,
             store,
-            consent_limiter: consent::limiter::ConsentLimiter::new(
+            consent_limiter: crate::limiter::RateLimiter::new(
                 config.server.limits.consents_per_minute,
                 config.server.limits.consents_per_minute_network,
             ),
             upgrades: config.server.upgrades.clone(),
+            collector,
         }
     }
 
@@ -232,6 +241,7 @@ impl Proxy {
                     store: &self.store,
                     metrics: &self.metrics,
                     limiter: &self.consent_limiter,
+                    funnel: &self.collector.funnel,
                     client: self.anonymizer.anonymize(ex.client),
                     address: ex.client,
                     proto,
@@ -239,6 +249,21 @@ impl Proxy {
                     idle_timeout: self.timeouts.idle_body,
                 };
                 consent::endpoint::record(req, &ctx).await
+            }
+            "/_cp/collect" => {
+                let ctx = crate::collect::endpoint::Context {
+                    site_name: &site.name,
+                    site: &site.collect,
+                    consent: self.consent_of(req.headers(), site),
+                    collector: &self.collector,
+                    metrics: &self.metrics,
+                    address: ex.client,
+                    anonymized: self.anonymizer.anonymize(ex.client),
+                    proto,
+                    host: &host,
+                    idle_timeout: self.timeouts.idle_body,
+                };
+                crate::collect::endpoint::collect(req, &ctx).await
             }
             "/_cp/cookies" => {
                 let state = self.consent_of(req.headers(), site);
@@ -508,6 +533,7 @@ impl Proxy {
             base: url::Url::parse(&origin)
                 .ok()
                 .and_then(|o| o.join(ex.uri.path()).ok()),
+            gtag_id: site.rewrite.gtag_id.clone(),
         };
         let metrics = Arc::clone(&self.metrics);
         let site_name = Arc::clone(&site.name);

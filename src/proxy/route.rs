@@ -25,6 +25,8 @@ pub struct Site {
     pub rewrite: SiteRewrite,
     /// Consent cookie binding, banner, enforcement settings.
     pub consent: crate::consent::policy::SitePolicy,
+    /// Statistics and GA settings of `/_cp/collect`.
+    pub collect: crate::collect::SiteCollect,
 }
 
 impl Site {
@@ -53,6 +55,7 @@ impl Site {
             hsts,
             rewrite,
             consent,
+            collect: crate::collect::SiteCollect::new(site),
         })
     }
 }

@@ -80,6 +80,9 @@ pub struct PageContext {
     pub decompression_ratio: u32,
     /// The page's own URL, against which its relative URLs resolve.
     pub base: Option<url::Url>,
+    /// `ga.mode = "server"`: the site's gtag.js for this measurement id is removed for
+    /// every visitor (the proxy sends the events; Google's script never runs).
+    pub gtag_id: Option<Arc<str>>,
 }
 
 /// Mutable state shared by one page's handlers.
@@ -146,8 +149,10 @@ impl PageRewriter {
         let output = Arc::new(Mutex::new(Vec::with_capacity(16 * 1024)));
 
         let mut handlers = injection_handlers(ctx, &injected);
-        // A visitor who granted everything gets the page untouched but for the loader.
-        let all_granted = Category::ALL.iter().all(|c| ctx.consent.allows(*c));
+        // A visitor who granted everything gets the page untouched but for the loader —
+        // unless the site's own gtag.js must go for everyone (`ga.mode = "server"`).
+        let all_granted =
+            Category::ALL.iter().all(|c| ctx.consent.allows(*c)) && ctx.gtag_id.is_none();
         if !all_granted {
             handlers.extend(neutralising_handlers(ctx, &state));
             handlers.extend(super::resources::handlers(ctx, &state));
@@ -429,6 +434,23 @@ pub(super) fn refused<'r>(
         .filter(|t| !consent.allows(t.category))
 }
 
+/// Whether `raw` is Google's gtag.js for measurement id `id`.
+fn is_gtag_of(state: &Shared, raw: &str, id: &str) -> bool {
+    let resolved = {
+        let state = lock(state);
+        super::urls::resolve(raw, state.base.as_ref()).map(Cow::into_owned)
+    };
+    let Some(url) = resolved.and_then(|u| url::Url::parse(&u).ok()) else {
+        return false;
+    };
+    url.host_str()
+        .is_some_and(|h| h == "googletagmanager.com" || h.ends_with(".googletagmanager.com"))
+        && url.path() == "/gtag/js"
+        && url
+            .query_pairs()
+            .any(|(k, v)| k == "id" && v.eq_ignore_ascii_case(id))
+}
+
 fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     let (rules, consent) = (&ctx.rules, ctx.consent);
     let mut handlers = Vec::with_capacity(5);
@@ -438,8 +460,16 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
+        let gtag_id = ctx.gtag_id.clone();
         handlers.push(element!("script", move |el| {
             if let Some(src) = el.get_attribute("src") {
+                if let Some(id) = &gtag_id
+                    && is_gtag_of(&state, &src, id)
+                {
+                    el.remove();
+                    lock(&state).counts.add(Kind::Script, Category::Analytics);
+                    return Ok(());
+                }
                 if let Some(t) = refused(&rules, consent, &state, &src) {
                     if let Some(kind) = el.get_attribute("type") {
                         el.set_attribute("data-cp-type", &kind)?;
@@ -887,6 +917,7 @@ mod tests {
             memory_limit: 1024 * 1024,
             decompression_ratio: 100,
             base: None,
+            gtag_id: None,
         }
     }
 

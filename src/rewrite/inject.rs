@@ -20,6 +20,12 @@ pub struct LoaderConfig {
     pub floating_button: bool,
     /// Inject Consent Mode v2 defaults (`mode = "client"` sites).
     pub consent_mode: bool,
+    /// Events are collected: `"always"` (cookieless statistics for everyone) or
+    /// `"consent"` (only once `analytics` is granted); `None`: no beacon at all.
+    pub collect: Option<&'static str>,
+    /// `ga.mode = "server"`: the beacon provides `gtag()` / `dataLayer` for the page's own
+    /// calls, whose gtag.js never runs.
+    pub gtag_shim: bool,
 }
 
 /// The loader HTML for one response; `lang` is the banner language `Accept-Language` chose.
@@ -52,6 +58,12 @@ pub fn loader(
     if consent.gpc() {
         state.push_str(",\"gpc\":true");
     }
+    if let Some(collect) = config.collect {
+        let _ = write!(state, ",\"collect\":\"{collect}\"");
+    }
+    if config.gtag_shim {
+        state.push_str(",\"gtag\":true");
+    }
     if let Some(lang) = lang {
         let _ = write!(state, ",\"lang\":\"{}\"", lang.code());
     }
@@ -81,6 +93,13 @@ pub fn loader(
         html,
         "<script src=\"/_cp/banner.js\" defer data-cp-loader data-cp-state=\"{state}\"{nonce_attr}></script>"
     );
+    if config.collect.is_some() {
+        // The beacon reads the loader's state; `defer` keeps it after the banner.
+        let _ = write!(
+            html,
+            "<script src=\"/_cp/beacon.js\" defer data-cp-beacon{nonce_attr}></script>"
+        );
+    }
     html
 }
 
@@ -111,6 +130,8 @@ mod tests {
             languages: vec!["nl", "en"],
             floating_button: false,
             consent_mode: true,
+            collect: None,
+            gtag_shim: false,
         };
         let html = loader(
             &config,

@@ -31,10 +31,19 @@ pub struct SiteRewrite {
     /// The page is the same for every visitor after rewriting: keep shared caching.
     pub public_html: bool,
     pub memory_limit: usize,
+    /// `ga.mode = "server"`: the site's own gtag.js for this measurement id never runs,
+    /// whatever the visitor chose — the proxy sends its events instead.
+    pub gtag_id: Option<Arc<str>>,
 }
 
 impl SiteRewrite {
     pub fn new(site: &SiteConfig, memory_limit: usize) -> Result<SiteRewrite, String> {
+        let server_ga: Option<Arc<str>> = site
+            .ga
+            .as_ref()
+            .filter(|ga| ga.mode == crate::config::GaMode::Server)
+            .and_then(|ga| ga.measurement_id.as_deref())
+            .map(Arc::from);
         Ok(SiteRewrite {
             rules: Arc::new(Rules::compile(&crate::config::tracker_specs(
                 &site.trackers,
@@ -48,10 +57,18 @@ impl SiteRewrite {
                     .ga
                     .as_ref()
                     .is_some_and(|ga| ga.mode == crate::config::GaMode::Client),
+                collect: match site.statistics() {
+                    crate::config::Statistics::Always => Some("always"),
+                    _ if server_ga.is_some() => Some("consent"),
+                    crate::config::Statistics::WithConsent => Some("consent"),
+                    crate::config::Statistics::Off => None,
+                },
+                gtag_shim: server_ga.is_some(),
             },
             language: site.default_language.unwrap_or(Language::En),
             public_html: site.public_html,
             memory_limit,
+            gtag_id: server_ga,
         })
     }
 }

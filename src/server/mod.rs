@@ -44,13 +44,20 @@ impl State {
         metrics: &Arc<Metrics>,
         key: &Arc<CookieKey>,
         store: &Store,
+        collector: &Arc<crate::collect::Collector>,
     ) -> Result<State, ConfigError> {
         let certs = CertStore::load(&config).map_err(|problems| ConfigError {
             file: config.source.clone(),
             problems,
         })?;
         Ok(State {
-            proxy: Proxy::new(&config, Arc::clone(metrics), Arc::clone(key), store.clone()),
+            proxy: Proxy::new(
+                &config,
+                Arc::clone(metrics),
+                Arc::clone(key),
+                store.clone(),
+                Arc::clone(collector),
+            ),
             certs,
             config: Arc::new(config),
         })
@@ -89,6 +96,8 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("geoip: {0}")]
+    Geo(String),
     #[error("cannot start worker threads: {0}")]
     Worker(std::io::Error),
     #[error("TLS setup failed: {0}")]
@@ -103,6 +112,10 @@ struct Shared {
     key: Arc<CookieKey>,
     /// Opened once; a reload cannot move it.
     store: Store,
+    /// Event collection: geo database, salts, visits (kept across reloads).
+    collector: Arc<crate::collect::Collector>,
+    /// Where each site's GA events go; replaced on reload.
+    ga_targets: crate::ga::forwarder::Targets,
     /// Built once: protocol settings and limits apply to every connection.
     builder: auto::Builder<TokioExecutor>,
     tls: Option<TlsAcceptor>,
@@ -125,6 +138,8 @@ pub struct ServerHandle {
     shutdown_tx: watch::Sender<bool>,
     admin: Option<JoinHandle<()>>,
     retention_job: JoinHandle<()>,
+    /// The GA sender and the consent-funnel writer.
+    background: Vec<JoinHandle<()>>,
     workers: workers::Workers,
     grace: Duration,
     /// Held while the server runs: one process per data directory.
@@ -167,8 +182,27 @@ pub async fn start_with_metrics(
             source,
         })?;
     let retention = config.retention.clone();
+    let geo = match &config.geoip.database {
+        Some(path) => crate::privacy::GeoDb::open(path).map_err(StartError::Geo)?,
+        None => crate::privacy::GeoDb::default(),
+    };
+    let funnel = Arc::new(crate::store::funnel::FunnelCounter::default());
+    let ga_wake = Arc::new(tokio::sync::Notify::new());
+    let collector = Arc::new(crate::collect::Collector::new(
+        store.clone(),
+        geo,
+        Arc::clone(&funnel),
+        Arc::clone(&ga_wake),
+        &config.collect,
+    ));
+    let ga_targets: crate::ga::forwarder::Targets =
+        Arc::new(ArcSwap::from_pointee(ga_targets(&config)));
+    let ga_bounds = crate::ga::forwarder::Bounds {
+        limit: config.collect.ga_queue_limit,
+        max_age: config.collect.ga_max_age,
+    };
     let state = Arc::new(ArcSwap::from_pointee(State::build(
-        config, &metrics, &key, &store,
+        config, &metrics, &key, &store, &collector,
     )?));
     let tls = if server.tls_listen.is_empty() {
         None
@@ -184,6 +218,8 @@ pub async fn start_with_metrics(
         metrics: Arc::clone(&metrics),
         key,
         store: store.clone(),
+        collector: Arc::clone(&collector),
+        ga_targets: Arc::clone(&ga_targets),
         builder: connection_builder(&server),
         tls,
         handshake_timeout: server.timeouts.header_read,
@@ -240,8 +276,17 @@ pub async fn start_with_metrics(
     let retention_job = tokio::spawn(crate::store::retention::run(
         store.clone(),
         retention,
-        shutdown_rx,
+        shutdown_rx.clone(),
     ));
+    let ga_sender = tokio::spawn(crate::ga::forwarder::run(
+        store.clone(),
+        ga_targets,
+        Arc::clone(&metrics),
+        ga_bounds,
+        ga_wake,
+        shutdown_rx.clone(),
+    ));
+    let funnel_job = tokio::spawn(flush_funnel(funnel, store.clone(), shutdown_rx));
     for addr in &http_addrs {
         tracing::info!(%addr, "listening for HTTP");
     }
@@ -263,10 +308,46 @@ pub async fn start_with_metrics(
         shutdown_tx,
         admin,
         retention_job,
+        background: vec![ga_sender, funnel_job],
         workers,
         grace: server.timeouts.shutdown_grace,
         _lock: lock,
     })
+}
+
+/// Each forwarding site's GA target. Validation made sure the secrets exist; one that
+/// vanished since (an unset variable) is logged and that site does not forward.
+fn ga_targets(config: &Config) -> std::collections::HashMap<String, crate::ga::Target> {
+    let mut targets = std::collections::HashMap::new();
+    for site in &config.sites {
+        match crate::ga::Target::of(site) {
+            Some(Ok(target)) => {
+                targets.insert(site.name.clone(), target);
+            }
+            Some(Err(message)) => {
+                tracing::error!(site = %site.name, problem = %message, "GA forwarding off for this site");
+            }
+            None => {}
+        }
+    }
+    targets
+}
+
+/// Writes the consent funnel's counts every five seconds, and once more at shutdown.
+async fn flush_funnel(
+    funnel: Arc<crate::store::funnel::FunnelCounter>,
+    store: Store,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(5)) => funnel.flush(&store).await,
+            _ = shutdown.changed() => {
+                funnel.flush(&store).await;
+                return;
+            }
+        }
+    }
 }
 
 /// Takes the data directory's lock file for as long as the server runs, so a second
@@ -338,13 +419,16 @@ impl ServerHandle {
         {
             tracing::warn!("listener addresses changed: they take effect after a restart");
         }
+        let targets = ga_targets(&config);
         let state = State::build(
             config,
             &self.shared.metrics,
             &self.shared.key,
             &self.shared.store,
+            &self.shared.collector,
         )?;
         self.shared.state.store(Arc::new(state));
+        self.shared.ga_targets.store(Arc::new(targets));
         Ok(())
     }
 
@@ -356,6 +440,9 @@ impl ServerHandle {
             let _ = admin.await;
         }
         let _ = self.retention_job.await;
+        for job in self.background {
+            let _ = job.await;
+        }
         let connections = &self.shared.connections;
         connections.close();
         if tokio::time::timeout(self.grace, connections.wait())

@@ -39,6 +39,15 @@ pub enum Method {
 }
 
 impl Method {
+    /// The consent funnel's name of this way of choosing.
+    pub fn funnel_metric(self) -> &'static str {
+        match self {
+            Method::AcceptAll => "accept_all",
+            Method::RejectAll => "reject_all",
+            Method::Custom => "custom",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::AcceptAll => "accept-all",

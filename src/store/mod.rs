@@ -6,7 +6,11 @@
 //! controller must be able to demonstrate consent).
 
 pub mod consents;
+pub mod events;
+pub mod funnel;
+pub mod ga_queue;
 pub mod retention;
+pub mod salts;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,6 +20,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use consents::{ConsentQuery, ConsentRecord, Method, StoredConsent};
+pub use events::{GaQueued, Ingest};
+pub use ga_queue::QueuedEvent;
 
 /// Why the store could not be opened or used.
 #[derive(Debug, thiserror::Error)]
@@ -26,12 +32,18 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("cannot create the database file privately: {0}")]
     File(std::io::Error),
+    #[error("the store's writer has stopped")]
+    Closed,
+    #[error("write failed: {0}")]
+    Write(String),
 }
 
 /// The store, shared by every worker and the admin listener.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The group-committing event writer (see `events`).
+    writer: tokio::sync::mpsc::Sender<events::Job>,
 }
 
 impl Store {
@@ -61,13 +73,22 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        let store = Store { pool };
+        let (writer, jobs) = tokio::sync::mpsc::channel(4096);
+        let store = Store { pool, writer };
         store.migrate().await?;
+        tokio::spawn(events::run_writer(store.pool.clone(), jobs));
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        for statement in consents::SCHEMA {
+        let schemas = [
+            consents::SCHEMA,
+            events::SCHEMA,
+            ga_queue::SCHEMA,
+            salts::SCHEMA,
+            funnel::SCHEMA,
+        ];
+        for statement in schemas.into_iter().flatten() {
             sqlx::query(statement).execute(&self.pool).await?;
         }
         Ok(())

@@ -66,6 +66,10 @@ pub struct Metrics {
     pub silent_closed: Counter,
     /// Pages the rewriter gave up on, whose rest was disarmed (fail closed), per site.
     pub failsafe_pages: Family<SiteLabels, Counter>,
+    /// `/_cp/collect`.
+    pub collect: super::flow::CollectMetrics,
+    /// The GA queue and sender.
+    pub ga: super::flow::GaMetrics,
 }
 
 impl Metrics {
@@ -132,8 +136,12 @@ impl Metrics {
             "failsafe_pages",
             "Pages the HTML rewriter gave up on; the rest of each was disarmed (fail closed)",
         );
+        let collect = super::flow::CollectMetrics::register(&mut registry);
+        let ga = super::flow::GaMetrics::register(&mut registry);
         Metrics {
             registry,
+            collect,
+            ga,
             failsafe_pages,
             accept_errors,
             silent_closed,

@@ -24,6 +24,9 @@ pub struct Options<'a> {
     pub recorder: Option<u16>,
     /// The browser's `Accept-Language`.
     pub accept_language: Option<&'a str>,
+    /// Another `User-Agent` (headless Chromium's own says "HeadlessChrome", which the
+    /// collector rightly counts as a bot).
+    pub user_agent: Option<&'a str>,
 }
 
 impl Browser {
@@ -69,27 +72,36 @@ impl Browser {
             None => "MAP * ~NOTFOUND".into(),
         });
         let profile = tempfile::tempdir().expect("profile").keep();
+        let mut extra: Vec<String> = Vec::new();
+        if let Some(ua) = options.user_agent {
+            extra.push(format!("--user-agent={ua}"));
+        }
+        let mut args: Vec<String> = vec![
+            // The recorder plays every third party with a self-signed certificate.
+            "--ignore-certificate-errors",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
+            &format!("--user-data-dir={}", profile.display()),
+            &format!("--host-resolver-rules={}", rules.join(", ")),
+            "--window-size=1280,900",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        args.extend(extra);
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "prefs": { "intl.accept_languages": options.accept_language.unwrap_or("en-US,en") },
-                "args": [
-                    // The recorder plays every third party with a self-signed certificate.
-                    "--ignore-certificate-errors",
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
-                    format!("--user-data-dir={}", profile.display()),
-                    format!("--host-resolver-rules={}", rules.join(", ")),
-                    "--window-size=1280,900",
-                ]
+                "args": args
             }
         });
         let caps = match caps {

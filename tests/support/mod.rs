@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod ga;
 pub mod recorder;
 
 use std::convert::Infallible;

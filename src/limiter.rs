@@ -1,6 +1,6 @@
-//! A limit on consent records per minute, so a stranger replaying `POST /_cp/consent`
-//! cannot fill the disk — without letting one address use up the budget of its whole
-//! network (neighbours behind the same carrier-grade NAT still get their choice recorded).
+//! Rate limits per minute for what strangers can post (consent choices, events), so a
+//! replaying client cannot fill the disk — without letting one address use up the budget
+//! of its whole network (neighbours behind the same carrier-grade NAT still get through).
 //!
 //! Two budgets: per address, and a higher one per network (the *truncated* address, a /24
 //! or /48 by default). Addresses are never stored: the per-address table is keyed by a
@@ -17,7 +17,7 @@ use crate::privacy::AnonymizedIp;
 const MAX_TRACKED: usize = 65_536;
 
 #[derive(Debug)]
-pub struct ConsentLimiter {
+pub struct RateLimiter {
     per_address: u32,
     per_network: u32,
     /// The random key of the address hashes, new at every start.
@@ -29,9 +29,9 @@ pub struct ConsentLimiter {
 /// Counts per key in the current minute: key → (minute, count).
 type Windows<K> = HashMap<K, (u64, u32)>;
 
-impl ConsentLimiter {
-    pub fn new(per_address: u32, per_network: u32) -> ConsentLimiter {
-        ConsentLimiter {
+impl RateLimiter {
+    pub fn new(per_address: u32, per_network: u32) -> RateLimiter {
+        RateLimiter {
             per_address,
             per_network,
             hasher: RandomState::new(),
@@ -80,7 +80,7 @@ mod tests {
         let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
         let (a, neighbour, b) = (ip("192.0.2.10"), ip("192.0.2.99"), ip("198.51.100.1"));
         let net = |i: IpAddr| anon.anonymize(i);
-        let limiter = ConsentLimiter::new(2, 3);
+        let limiter = RateLimiter::new(2, 3);
         assert!(limiter.allow(a, net(a), 120));
         assert!(limiter.allow(a, net(a), 121));
         assert!(
