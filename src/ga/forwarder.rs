@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use futures_util::StreamExt;
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::{Notify, watch};
 
@@ -101,7 +102,11 @@ async fn housekeeping(store: &Store, metrics: &Metrics, bounds: Bounds) {
     }
 }
 
-/// Sends one round of due events; `true` when there was anything to send.
+/// Requests to GA in flight at once.
+const IN_FLIGHT: usize = 32;
+
+/// Sends one round of due events; `true` when GA took or refused any (so another round
+/// follows at once), `false` when there was nothing to send or everything failed.
 async fn round(
     store: &Store,
     targets: &Targets,
@@ -121,26 +126,27 @@ async fn round(
     }
     let attempts: HashMap<i64, u32> = due.iter().map(|r| (r.id, r.attempts)).collect();
     let (requests, broken) = payload::requests(&due);
+    let mut done = broken.clone();
     if !broken.is_empty() {
         metrics.ga.dropped("unreadable").inc_by(broken.len() as u64);
-        let _ = store.ga_done(&broken).await;
     }
     let targets = targets.load();
-    let mut all_failed = true;
+    let mut sends = Vec::with_capacity(requests.len());
     for request in requests {
-        let Some(target) = targets.get(&request.site) else {
-            // The site no longer forwards (config changed): these cannot go anywhere.
-            metrics
-                .ga
-                .dropped("no_target")
-                .inc_by(request.ids.len() as u64);
-            let _ = store.ga_done(&request.ids).await;
-            continue;
-        };
+        match targets.get(&request.site) {
+            Some(target) => sends.push((target.url(false), request)),
+            None => {
+                // The site no longer forwards (config changed): these cannot go anywhere.
+                metrics.ga.dropped("no_target").inc_by(request.ids.len() as u64);
+                done.extend(request.ids);
+            }
+        }
+    }
+    let outcomes = futures_util::stream::iter(sends.into_iter().map(|(url, request)| async move {
         let outcome = http
-            .post(target.url(false))
+            .post(url)
             .header("content-type", "application/json")
-            .body(request.body)
+            .body(request.body.clone())
             .send()
             .await;
         let status = match outcome {
@@ -151,47 +157,53 @@ async fn round(
                 None
             }
         };
+        (request, status)
+    }))
+    .buffer_unordered(IN_FLIGHT)
+    .collect::<Vec<_>>()
+    .await;
+    let mut progress = false;
+    let mut retry: Vec<i64> = Vec::new();
+    let mut tries = 0;
+    for (request, status) in outcomes {
         match status {
             Some(s) if (200..300).contains(&s) => {
-                all_failed = false;
-                metrics
-                    .ga
-                    .sent(&request.site)
-                    .inc_by(request.ids.len() as u64);
-                if let Err(e) = store.ga_done(&request.ids).await {
-                    tracing::error!(error = %e, "GA queue: cannot delete sent events");
-                }
+                progress = true;
+                metrics.ga.sent(&request.site).inc_by(request.ids.len() as u64);
+                done.extend(request.ids);
             }
             Some(s) if s != 429 && (400..500).contains(&s) => {
-                all_failed = false;
+                progress = true;
                 metrics.ga.error(s).inc();
-                metrics
-                    .ga
-                    .dropped("refused")
-                    .inc_by(request.ids.len() as u64);
+                metrics.ga.dropped("refused").inc_by(request.ids.len() as u64);
                 tracing::warn!(site = %request.site, status = s, events = request.ids.len(), "GA refused events; dropped");
-                let _ = store.ga_done(&request.ids).await;
+                done.extend(request.ids);
             }
             other => {
                 if let Some(s) = other {
                     metrics.ga.error(s).inc();
                 }
                 metrics.ga.retried.inc_by(request.ids.len() as u64);
-                let tries = request
+                tries = request
                     .ids
                     .iter()
                     .filter_map(|id| attempts.get(id))
-                    .max()
                     .copied()
-                    .unwrap_or(0);
-                let next = now + i64::try_from(backoff(tries).as_millis()).unwrap_or(i64::MAX);
-                if let Err(e) = store.ga_retry(&request.ids, next).await {
-                    tracing::error!(error = %e, "GA queue: cannot schedule a retry");
-                }
+                    .fold(tries, u32::max);
+                retry.extend(request.ids);
             }
         }
     }
-    !all_failed
+    if let Err(e) = store.ga_done(&done).await {
+        tracing::error!(error = %e, "GA queue: cannot delete sent events");
+    }
+    if !retry.is_empty() {
+        let next = now + i64::try_from(backoff(tries).as_millis()).unwrap_or(i64::MAX);
+        if let Err(e) = store.ga_retry(&retry, next).await {
+            tracing::error!(error = %e, "GA queue: cannot schedule a retry");
+        }
+    }
+    progress
 }
 
 /// 1 s, 2 s, 4 s … up to an hour, each spread by ±50 % so that many events failing

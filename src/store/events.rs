@@ -133,91 +133,95 @@ pub(super) async fn run_writer(pool: sqlx::SqlitePool, mut jobs: mpsc::Receiver<
     }
 }
 
+/// Rows per `INSERT` statement: one statement for many rows costs far less than a
+/// statement per row (SQLite allows 32,766 bound values; events have 25 columns).
+const ROWS_PER_STATEMENT: usize = 500;
+
 async fn write(pool: &sqlx::SqlitePool, batch: &[Job]) -> Result<(), sqlx::Error> {
+    let events: Vec<&AnonymizedEvent> = batch.iter().flat_map(|(i, _)| &i.events).collect();
+    let queued: Vec<&GaQueued> = batch.iter().flat_map(|(i, _)| &i.ga).collect();
     let mut tx = pool.begin().await?;
-    for (ingest, _) in batch {
-        for e in &ingest.events {
-            insert_event(&mut tx, e).await?;
-        }
-        for g in &ingest.ga {
-            sqlx::query(
-                "INSERT INTO ga_queue (site, consent_id, client_id, created, next_at, payload)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&g.site)
-            .bind(&g.consent_id)
-            .bind(&g.client_id)
-            .bind(g.created_ms)
-            .bind(g.created_ms)
-            .bind(&g.payload)
-            .execute(&mut *tx)
-            .await?;
-        }
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        insert_events(&mut tx, chunk).await?;
+    }
+    for chunk in queued.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO ga_queue (site, consent_id, client_id, created, next_at, payload) ",
+        );
+        insert.push_values(chunk, |mut row, g| {
+            row.push_bind(&g.site)
+                .push_bind(&g.consent_id)
+                .push_bind(&g.client_id)
+                .push_bind(g.created_ms)
+                .push_bind(g.created_ms)
+                .push_bind(&g.payload);
+        });
+        insert.build().execute(&mut *tx).await?;
     }
     tx.commit().await
 }
 
-async fn insert_event(
+async fn insert_events(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    e: &AnonymizedEvent,
+    events: &[&AnonymizedEvent],
 ) -> Result<(), sqlx::Error> {
-    let page = e.page();
-    let query = (!page.query.is_empty()).then(|| {
-        page.query
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&")
-    });
-    let props = (!e.params().is_empty()).then(|| {
-        let map: serde_json::Map<String, serde_json::Value> = e
-            .params()
-            .iter()
-            .map(|(k, v)| {
-                let value = match v {
-                    ParamValue::Text(t) => serde_json::Value::from(t.as_str()),
-                    ParamValue::Number(n) => serde_json::Value::from(*n),
-                };
-                (k.clone(), value)
-            })
-            .collect();
-        serde_json::Value::Object(map).to_string()
-    });
-    let utm = e.utm();
-    let device = e.device();
-    let visit = e.visit();
-    sqlx::query(
+    let mut insert = sqlx::QueryBuilder::new(
         "INSERT INTO events (site, ts, name, visitor, visit, visit_start, entry, host, path,
             query, referrer, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-            country, region, browser, browser_version, os, device, language, engagement_ms, props)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(e.site())
-    .bind(e.ts_ms())
-    .bind(e.name())
-    .bind(e.visitor().get())
-    .bind(visit.id)
-    .bind(visit.started_ms)
-    .bind(visit.entry)
-    .bind(&page.host)
-    .bind(&page.path)
-    .bind(query)
-    .bind(e.referrer())
-    .bind(utm.source.as_deref())
-    .bind(utm.medium.as_deref())
-    .bind(utm.campaign.as_deref())
-    .bind(utm.term.as_deref())
-    .bind(utm.content.as_deref())
-    .bind(e.location().country.as_deref())
-    .bind(e.location().region.as_deref())
-    .bind(device.browser_name())
-    .bind(device.browser_version.map(|v| v.to_string()))
-    .bind(device.os)
-    .bind(device.category.as_str())
-    .bind(e.language())
-    .bind(i64::try_from(e.engagement_ms()).unwrap_or(i64::MAX))
-    .bind(props)
-    .execute(&mut **tx)
-    .await?;
+            country, region, browser, browser_version, os, device, language, engagement_ms, props) ",
+    );
+    insert.push_values(events, |mut row, e| {
+        let page = e.page();
+        let query = (!page.query.is_empty()).then(|| {
+            page.query
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        let props = (!e.params().is_empty()).then(|| {
+            let map: serde_json::Map<String, serde_json::Value> = e
+                .params()
+                .iter()
+                .map(|(k, v)| {
+                    let value = match v {
+                        ParamValue::Text(t) => serde_json::Value::from(t.as_str()),
+                        ParamValue::Number(n) => serde_json::Value::from(*n),
+                    };
+                    (k.clone(), value)
+                })
+                .collect();
+            serde_json::Value::Object(map).to_string()
+        });
+        let utm = e.utm();
+        let device = e.device();
+        let visit = e.visit();
+        row.push_bind(e.site().to_owned())
+            .push_bind(e.ts_ms())
+            .push_bind(e.name().to_owned())
+            .push_bind(e.visitor().get())
+            .push_bind(visit.id)
+            .push_bind(visit.started_ms)
+            .push_bind(visit.entry)
+            .push_bind(page.host.clone())
+            .push_bind(page.path.clone())
+            .push_bind(query)
+            .push_bind(e.referrer().map(str::to_owned))
+            .push_bind(utm.source.clone())
+            .push_bind(utm.medium.clone())
+            .push_bind(utm.campaign.clone())
+            .push_bind(utm.term.clone())
+            .push_bind(utm.content.clone())
+            .push_bind(e.location().country.clone())
+            .push_bind(e.location().region.clone())
+            .push_bind(device.browser_name())
+            .push_bind(device.browser_version.map(|v| v.to_string()))
+            .push_bind(device.os)
+            .push_bind(device.category.as_str())
+            .push_bind(e.language().map(str::to_owned))
+            .push_bind(i64::try_from(e.engagement_ms()).unwrap_or(i64::MAX))
+            .push_bind(props);
+    });
+    insert.build().execute(&mut **tx).await?;
     Ok(())
 }

@@ -57,28 +57,30 @@ impl Store {
 
     /// GA took these (or refused them for good): they leave the queue.
     pub async fn ga_done(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for id in ids {
-            sqlx::query("DELETE FROM ga_queue WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in ids.chunks(500) {
+            let mut delete = sqlx::QueryBuilder::new("DELETE FROM ga_queue WHERE id IN (");
+            let mut list = delete.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            delete.push(")");
+            delete.build().execute(&self.pool).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
     /// Try these again at `next_ms`.
     pub async fn ga_retry(&self, ids: &[i64], next_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for id in ids {
-            sqlx::query("UPDATE ga_queue SET attempts = attempts + 1, next_at = ? WHERE id = ?")
-                .bind(next_ms)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in ids.chunks(500) {
+            let mut update = sqlx::QueryBuilder::new("UPDATE ga_queue SET attempts = attempts + 1, next_at = ");
+            update.push_bind(next_ms).push(" WHERE id IN (");
+            let mut list = update.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            update.push(")");
+            update.build().execute(&self.pool).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
