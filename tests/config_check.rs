@@ -144,3 +144,53 @@ fn unreadable_file_is_a_clear_error() {
     );
     assert!(stderr.contains("cannot read"), "{stderr}");
 }
+
+/// GA forwarding without its API secret, a secret given twice, a plain-HTTP endpoint to
+/// another host, a geo database that is not there: each named by site and field, and the
+/// secret's value never printed.
+#[test]
+fn ga_and_geoip_problems_are_named_and_the_secret_never_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("secret.txt"), "s3cr3t-value-7f2").expect("secret");
+    let path = dir.path().join("ga.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+listen = ["127.0.0.1:8080"]
+
+[geoip]
+database = "missing.mmdb"
+
+[[site]]
+name = "a"
+hosts = ["a.test"]
+upstream = "http://127.0.0.1:3000"
+jurisdiction = "nl"
+ga = { measurement_id = "G-ABC1234", api_secret_env = "CP_TEST_SURELY_UNSET_VARIABLE" }
+
+[[site]]
+name = "b"
+hosts = ["b.test"]
+upstream = "http://127.0.0.1:3000"
+jurisdiction = "be"
+ga = { measurement_id = "G-ABC1234", api_secret_file = "secret.txt", endpoint = "http://analytics.example/mp/collect" }
+query_allowlist = ["plan", "bad name"]
+"#,
+    )
+    .expect("write");
+    let (ok, _, stderr) = check(&path);
+    assert!(!ok);
+    for expected in [
+        "field `geoip.database`: `",
+        "site `a`: field `ga.api_secret_env`: the environment variable `CP_TEST_SURELY_UNSET_VARIABLE` is not set",
+        "site `b`: field `ga.endpoint`: `http://analytics.example/mp/collect` is not an https:// URL",
+        "site `b`: field `query_allowlist`: `bad name`",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("s3cr3t"), "the secret is never printed");
+}

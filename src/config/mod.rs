@@ -267,12 +267,16 @@ pub struct RetentionConfig {
     /// Consent records (proof of consent); default two years.
     #[serde(with = "humantime_serde")]
     pub consent_records: Duration,
+    /// Raw statistics events; default 90 days (GDPR art. 5(1)(e)).
+    #[serde(with = "humantime_serde")]
+    pub events: Duration,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig {
             consent_records: Duration::from_secs(2 * 365 * 24 * 3600),
+            events: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }

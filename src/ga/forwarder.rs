@@ -137,7 +137,10 @@ async fn round(
             Some(target) => sends.push((target.url(false), request)),
             None => {
                 // The site no longer forwards (config changed): these cannot go anywhere.
-                metrics.ga.dropped("no_target").inc_by(request.ids.len() as u64);
+                metrics
+                    .ga
+                    .dropped("no_target")
+                    .inc_by(request.ids.len() as u64);
                 done.extend(request.ids);
             }
         }
@@ -169,13 +172,19 @@ async fn round(
         match status {
             Some(s) if (200..300).contains(&s) => {
                 progress = true;
-                metrics.ga.sent(&request.site).inc_by(request.ids.len() as u64);
+                metrics
+                    .ga
+                    .sent(&request.site)
+                    .inc_by(request.ids.len() as u64);
                 done.extend(request.ids);
             }
             Some(s) if s != 429 && (400..500).contains(&s) => {
                 progress = true;
                 metrics.ga.error(s).inc();
-                metrics.ga.dropped("refused").inc_by(request.ids.len() as u64);
+                metrics
+                    .ga
+                    .dropped("refused")
+                    .inc_by(request.ids.len() as u64);
                 tracing::warn!(site = %request.site, status = s, events = request.ids.len(), "GA refused events; dropped");
                 done.extend(request.ids);
             }

@@ -72,7 +72,8 @@ impl Store {
     /// Try these again at `next_ms`.
     pub async fn ga_retry(&self, ids: &[i64], next_ms: i64) -> Result<(), StoreError> {
         for chunk in ids.chunks(500) {
-            let mut update = sqlx::QueryBuilder::new("UPDATE ga_queue SET attempts = attempts + 1, next_at = ");
+            let mut update =
+                sqlx::QueryBuilder::new("UPDATE ga_queue SET attempts = attempts + 1, next_at = ");
             update.push_bind(next_ms).push(" WHERE id IN (");
             let mut list = update.separated(", ");
             for id in chunk {

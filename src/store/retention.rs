@@ -20,8 +20,19 @@ pub async fn run(store: Store, retention: RetentionConfig, mut shutdown: watch::
     }
 }
 
-/// One pass; returns the number of consent records deleted.
+/// One pass; returns the number of consent records deleted (raw events past their
+/// retention go too).
 pub async fn sweep(store: &Store, retention: &RetentionConfig) -> u64 {
+    let cutoff_ms = crate::clock::unix_now_ms()
+        .saturating_sub(i64::try_from(retention.events.as_millis()).unwrap_or(i64::MAX));
+    match store.delete_events_before(cutoff_ms).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deleted = n,
+            "retention: raw events past their retention deleted"
+        ),
+        Err(e) => tracing::error!(error = %e, "retention: cannot delete old events"),
+    }
     let cutoff = crate::clock::unix_now().saturating_sub(retention.consent_records.as_secs());
     match store
         .delete_consents_before(i64::try_from(cutoff).unwrap_or(i64::MAX))
@@ -85,5 +96,57 @@ mod tests {
         let left = store.consents(&ConsentQuery::default(), 10).await.unwrap();
         assert_eq!(left.len(), 2);
         assert!(left.iter().all(|r| r.recorded_at > now - 731 * day));
+    }
+
+    #[tokio::test]
+    async fn raw_events_past_retention_are_deleted() {
+        use crate::privacy::event::{Parts, Visit};
+        use crate::privacy::{AnonymizedEvent, CleanPage, Device, Location, Salt, VisitorHash};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open("sqlite://e.db", dir.path()).await.unwrap();
+        let now = crate::clock::unix_now_ms();
+        let day = 24 * 3600 * 1000;
+        let hosts = vec!["a.nl".to_owned()];
+        let events = [100, 89, 0]
+            .into_iter()
+            .map(|age| {
+                AnonymizedEvent::new(Parts {
+                    site: "s".into(),
+                    ts_ms: now - age * day,
+                    name: "page_view".into(),
+                    visitor: VisitorHash::of(
+                        &Salt([0; 32]),
+                        "s",
+                        "192.0.2.1".parse().unwrap(),
+                        "UA",
+                    ),
+                    visit: Visit {
+                        id: 1,
+                        started_ms: now,
+                        entry: true,
+                    },
+                    page: CleanPage::of("https://a.nl/", &hosts, &[]).unwrap(),
+                    referrer: None,
+                    location: Location::default(),
+                    device: Device::of("UA"),
+                    language: None,
+                    engagement_ms: 0,
+                    params: Vec::new(),
+                })
+            })
+            .collect();
+        store
+            .ingest(crate::store::Ingest {
+                events,
+                ga: Vec::new(),
+            })
+            .await
+            .unwrap();
+        sweep(&store, &RetentionConfig::default()).await;
+        assert_eq!(
+            store.count_events("s", 0, i64::MAX).await.unwrap(),
+            2,
+            "the 100-day-old one went"
+        );
     }
 }
