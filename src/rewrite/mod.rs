@@ -9,6 +9,9 @@ pub mod csp;
 pub mod failsafe;
 pub mod html;
 pub mod inject;
+pub mod noscript;
+pub mod placeholder;
+mod prelude;
 pub mod resources;
 pub mod urls;
 
