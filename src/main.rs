@@ -11,6 +11,11 @@ use clap::{Parser, Subcommand};
 use consent_proxy::config::{Config, LogFormat};
 use consent_proxy::{demo, server, telemetry};
 
+/// An allocator made for multi-threaded servers: per-request and per-chunk allocations
+/// were ~14 % of the CPU under load with the C allocator (README, Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "consent-proxy", version, about)]
 struct Cli {
