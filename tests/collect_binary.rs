@@ -239,3 +239,44 @@ async fn no_full_address_or_user_agent_reaches_ga_logs_or_storage() {
     }
     let _: Vec<Value> = ga.events();
 }
+
+/// `consent-proxy ga-check` sends the proxy's payload shape to the validation endpoint and
+/// prints what it says; the stand-in validates as Google's validation server does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ga_check_reports_the_validation_servers_verdict() {
+    let upstream = Upstream::start().await;
+    let ga = GaServer::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = write_config(dir.path(), upstream.addr, &ga);
+    let run = |config: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_consent-proxy"))
+                .args(["ga-check", "--site", "voipexpress", "--config"])
+                .arg(config)
+                .output()
+                .expect("ga-check runs")
+        })
+    };
+    let out = run(config.clone()).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("valid: Google's validation server reported no problem"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"user_location\""),
+        "the payload is shown: {stdout}"
+    );
+    assert!(!stdout.contains(API_SECRET), "the secret is never printed");
+    // A wrong secret: the validation server's message, and a failing exit.
+    std::fs::write(dir.path().join("ga.secret"), "wrong").expect("secret");
+    let out = run(config).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("api_secret"), "{stdout}");
+}
