@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use lol_html::html_content::{ContentType, Element};
 use lol_html::send::{HtmlRewriter, Settings};
-use lol_html::{AsciiCompatibleEncoding, MemorySettings, element, end, text};
+use lol_html::{AsciiCompatibleEncoding, MemorySettings, end};
 
 use super::prelude::{Opening, PRELUDE_LIMIT, Prelude, opening};
 use crate::catalog::Category;
@@ -318,7 +318,7 @@ pub(super) type Handler = (
 fn injection_handlers(ctx: &PageContext, injected: &Arc<AtomicBool>) -> Vec<Handler> {
     let injected = Arc::clone(injected);
     let loader = Arc::clone(&ctx.loader);
-    vec![element!("head", move |el| {
+    vec![on_element!("head", move |el| {
         if !injected.swap(true, Ordering::Relaxed) {
             el.prepend(&loader, ContentType::Html);
         }
@@ -337,6 +337,10 @@ pub(super) fn refused<'r>(
 ) -> Option<&'r crate::catalog::Tracker> {
     let url = {
         let state = lock(state);
+        // Most URLs of a page are its own relative ones: they cannot be a tracker's.
+        if !state.base_set && super::urls::is_plain_relative(raw) {
+            return None;
+        }
         super::urls::resolve(raw, state.base.as_ref())?.into_owned()
     };
     rules
@@ -371,7 +375,7 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
         let gtag_id = ctx.gtag_id.clone();
-        handlers.push(element!("script", move |el| {
+        handlers.push(on_element!("script", move |el| {
             if let Some(src) = el.get_attribute("src") {
                 if let Some(id) = &gtag_id
                     && is_gtag_of(&state, &src, id)
@@ -428,7 +432,7 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let state = Arc::clone(state);
         let rules = Arc::clone(rules);
         let limit = ctx.memory_limit;
-        handlers.push(text!("script", move |chunk| {
+        handlers.push(on_text!("script", move |chunk| {
             let mut state = lock(&state);
             let Some((_, text)) = state.inline.as_mut() else {
                 return Ok(());
@@ -473,7 +477,7 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
         let language = ctx.language;
-        handlers.push(element!("iframe[src], frame[src]", move |el| {
+        handlers.push(on_element!("iframe[src], frame[src]", move |el| {
             let Some(src) = el.get_attribute("src") else {
                 return Ok(());
             };
@@ -503,7 +507,7 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
-        handlers.push(element!("img[src]", move |el| {
+        handlers.push(on_element!("img[src]", move |el| {
             if let Some(src) = el.get_attribute("src")
                 && let Some(t) = refused(&rules, consent, &state, &src)
             {
@@ -518,7 +522,7 @@ fn neutralising_handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
-        handlers.push(element!("link[href][rel]", move |el| {
+        handlers.push(on_element!("link[href][rel]", move |el| {
             let rel = el
                 .get_attribute("rel")
                 .unwrap_or_default()

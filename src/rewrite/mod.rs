@@ -4,6 +4,45 @@
 //! 204, 304 or 206), [`adapt_headers`] makes its headers true for the rewritten body, and
 //! [`body::RewriteBody`] decodes, rewrites ([`html`]) and re-encodes it chunk by chunk.
 
+/// lol_html's `element!` and `text!`, with the selector parsed once per process instead of
+/// once per page (a page's rewriter is built for every response).
+macro_rules! on_element {
+    ($selector:literal, $handler:expr) => {{
+        static SELECTOR: std::sync::LazyLock<lol_html::Selector> =
+            std::sync::LazyLock::new(|| $selector.parse().expect("a valid selector"));
+        #[inline(always)]
+        const fn type_hint<'h, T, H: lol_html::HandlerTypes>(h: T) -> T
+        where
+            T: FnMut(&mut lol_html::html_content::Element<'_, '_, H>) -> lol_html::HandlerResult
+                + 'h,
+        {
+            h
+        }
+        (
+            std::borrow::Cow::Borrowed(&*SELECTOR),
+            lol_html::ElementContentHandlers::default().element(type_hint($handler)),
+        )
+    }};
+}
+
+macro_rules! on_text {
+    ($selector:literal, $handler:expr) => {{
+        static SELECTOR: std::sync::LazyLock<lol_html::Selector> =
+            std::sync::LazyLock::new(|| $selector.parse().expect("a valid selector"));
+        #[inline(always)]
+        const fn type_hint<'h, T>(h: T) -> T
+        where
+            T: FnMut(&mut lol_html::html_content::TextChunk<'_>) -> lol_html::HandlerResult + 'h,
+        {
+            h
+        }
+        (
+            std::borrow::Cow::Borrowed(&*SELECTOR),
+            lol_html::ElementContentHandlers::default().text(type_hint($handler)),
+        )
+    }};
+}
+
 pub mod body;
 pub mod csp;
 pub mod failsafe;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use lol_html::html_content::ContentType;
-use lol_html::{element, text};
 
 use super::html::{Handler, Kind, PageContext, Shared, lock};
 use crate::catalog::{Category, Rules};
@@ -19,7 +18,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let rules = Arc::clone(&ctx.rules);
         let consent = ctx.consent;
         let state = Arc::clone(state);
-        handlers.push(element!("noscript", move |el| {
+        handlers.push(on_element!("noscript", move |el| {
             {
                 let mut state = lock(&state);
                 state.noscript = Some(String::new());
@@ -50,7 +49,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     {
         let state = Arc::clone(state);
         let limit = ctx.memory_limit;
-        handlers.push(text!("noscript", move |chunk| {
+        handlers.push(on_text!("noscript", move |chunk| {
             let mut guard = lock(&state);
             let state = &mut *guard;
             if let Some(markup) = state.noscript.as_mut() {

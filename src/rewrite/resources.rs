@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use lol_html::html_content::ContentType;
-use lol_html::{element, text};
 
 use super::html::{Handler, Kind, PageContext, Shared, lock, refused};
 use super::urls;
@@ -21,7 +20,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     // The first <base href> sets the base URL of everything after it (HTML §4.2.3).
     {
         let state = Arc::clone(state);
-        handlers.push(element!("base[href]", move |el| {
+        handlers.push(on_element!("base[href]", move |el| {
             let mut state = lock(&state);
             if !state.base_set
                 && let Some(href) = el.get_attribute("href")
@@ -44,7 +43,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
-        handlers.push(element!(
+        handlers.push(on_element!(
             "embed[src], object[data], input[src], source[src], video[src], video[poster], audio[src], track[src]",
             move |el| {
                 for attr in ["src", "data", "poster"] {
@@ -71,7 +70,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
-        handlers.push(element!("img[srcset], source[srcset]", move |el| {
+        handlers.push(on_element!("img[srcset], source[srcset]", move |el| {
             if let Some(srcset) = el.get_attribute("srcset")
                 && let Some(t) =
                     urls::srcset_urls(&srcset).find_map(|u| refused(&rules, consent, &state, u))
@@ -88,7 +87,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
-        handlers.push(element!("[style]", move |el| {
+        handlers.push(on_element!("[style]", move |el| {
             let Some(style) = el.get_attribute("style") else {
                 return Ok(());
             };
@@ -107,7 +106,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     // past it the sheet is dropped, fail closed), then cleaned like style attributes.
     {
         let state = Arc::clone(state);
-        handlers.push(element!("style", move |_| {
+        handlers.push(on_element!("style", move |_| {
             lock(&state).style = Some(String::new());
             Ok(())
         }));
@@ -116,7 +115,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
         let rules = Arc::clone(rules);
         let state = Arc::clone(state);
         let limit = ctx.memory_limit;
-        handlers.push(text!("style", move |chunk| {
+        handlers.push(on_text!("style", move |chunk| {
             let mut held = {
                 let mut guard = lock(&state);
                 let Some(mut css) = guard.style.take() else {
@@ -146,7 +145,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
 
     // <meta http-equiv="set-cookie">: a cookie set by markup, before any consent. Modern
     // browsers ignore it; older ones would not, so it never reaches them.
-    handlers.push(element!("meta[http-equiv]", |el| {
+    handlers.push(on_element!("meta[http-equiv]", |el| {
         let is_cookie = el
             .get_attribute("http-equiv")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("set-cookie"));

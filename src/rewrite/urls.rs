@@ -28,6 +28,27 @@ pub fn resolve<'a>(raw: &'a str, base: Option<&Url>) -> Option<Cow<'a, str>> {
     matches!(url.scheme(), "http" | "https").then(|| Cow::Owned(url.into()))
 }
 
+/// A relative URL that stays on the page's own origin (`/img/a.png`, `a.png`, `?x`), written
+/// plainly: with the page's own base it can never lead to another host, so it needs no
+/// parsing. Anything a browser might read as another host — `//host`, a backslash, a
+/// scheme, a character reference, whitespace — does not count as plain.
+pub fn is_plain_relative(raw: &str) -> bool {
+    if raw
+        .bytes()
+        .any(|c| matches!(c, b'\t' | b'\n' | b'\r' | b' ' | b'&' | b'\\' | b'%'))
+    {
+        return false;
+    }
+    match raw.as_bytes().first() {
+        Some(b'/') => raw.as_bytes().get(1) != Some(&b'/'),
+        Some(b'?' | b'#' | b'.') => true,
+        Some(c) if c.is_ascii_alphanumeric() => raw
+            .find([':', '/', '?', '#'])
+            .is_none_or(|i| raw.as_bytes()[i] != b':'),
+        _ => false,
+    }
+}
+
 /// `http(s)://` or `//` followed by a plain lowercase host and path: nothing a browser
 /// would read differently from the table's own split.
 fn is_plain_absolute(raw: &str) -> bool {
@@ -207,6 +228,33 @@ mod tests {
         );
         assert_eq!(resolve("javascript:alert(1)", Some(&page())), None);
         assert_eq!(resolve("data:image/png;base64,AAAA", Some(&page())), None);
+    }
+
+    #[test]
+    fn plain_relative_urls_stay_on_the_origin() {
+        for own in [
+            "/img/a.png",
+            "a.png",
+            "img/a.png?x=1",
+            "?page=2",
+            "#top",
+            "./a.js",
+            "../b.js",
+        ] {
+            assert!(is_plain_relative(own), "{own}");
+        }
+        for other in [
+            "//connect.facebook.net/x.js",
+            "/\\connect.facebook.net/x.js",
+            "https://a.b/",
+            "javascript:alert(1)",
+            "&#47;/connect.facebook.net/x.js",
+            " //connect.facebook.net/x.js",
+            "\tjavascript:x",
+            "",
+        ] {
+            assert!(!is_plain_relative(other), "{other}");
+        }
     }
 
     #[test]
