@@ -47,6 +47,25 @@ pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// RFC 9110 §7.6.3: a proxy MUST add itself to `Via` in both directions.
+static VIA_SELF: &str = "1.1 consent-proxy";
+
+/// Adds this proxy to `Via`, with the protocol version the message came in.
+pub fn append_via(headers: &mut http::HeaderMap, version: http::Version) {
+    let own = match version {
+        http::Version::HTTP_2 => "2 consent-proxy",
+        http::Version::HTTP_10 => "1.0 consent-proxy",
+        _ => VIA_SELF,
+    };
+    let value = match headers.get(http::header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(existing) => http::HeaderValue::from_str(&format!("{existing}, {own}")).ok(),
+        None => Some(http::HeaderValue::from_static(own)),
+    };
+    if let Some(value) = value {
+        headers.insert(http::header::VIA, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,15 +11,15 @@ pub mod error_page;
 pub mod forwarding;
 pub mod hop;
 mod own;
+mod refusal;
 pub mod request_body;
+mod request_id;
 pub mod route;
 pub mod upgrade;
 pub mod upstream;
 
-use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::header::{self, HeaderName, HeaderValue};
@@ -40,12 +40,12 @@ use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::{CookieLabels, NeutralisedLabels, RequestLabels, SiteLabels};
 use forwarding::TrustedProxies;
+use refusal::{Refusal, https_location};
+use request_id::RequestIds;
 use route::{HostError, Router, Site};
 use upstream::{Failure, UpstreamPool};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-/// RFC 9110 §7.6.3: a proxy MUST add itself to `Via` in both directions.
-static VIA_SELF: &str = "1.1 consent-proxy";
 
 /// What the proxy knows about the connection a request came on.
 #[derive(Debug, Clone)]
@@ -295,7 +295,7 @@ impl Proxy {
                     .unwrap_or(""),
             },
         );
-        append_via(&mut parts.headers, parts.version);
+        hop::append_via(&mut parts.headers, parts.version);
         parts
             .headers
             .insert(X_REQUEST_ID.clone(), ex.request_id.clone());
@@ -409,14 +409,14 @@ impl Proxy {
             let (mut parts, _) = resp.into_parts();
             hop::strip(&mut parts.headers);
             upgrade::restore(&mut parts.headers, upgrade_value);
-            append_via(&mut parts.headers, Version::HTTP_11);
+            hop::append_via(&mut parts.headers, Version::HTTP_11);
             // Every response with headers goes through enforcement, whatever its status.
             self.enforce_cookies(&mut parts.headers, site, ex);
             return Response::from_parts(parts, body::empty());
         }
         let (mut parts, body) = resp.into_parts();
         hop::strip(&mut parts.headers);
-        append_via(&mut parts.headers, Version::HTTP_11);
+        hop::append_via(&mut parts.headers, Version::HTTP_11);
         self.enforce_cookies(&mut parts.headers, site, ex);
         if conn.tls
             && let Some(hsts) = &site.hsts
@@ -597,79 +597,5 @@ fn visitor_host(uri: &Uri, headers: &http::HeaderMap) -> Option<HeaderValue> {
     match uri.authority() {
         Some(a) => HeaderValue::from_str(a.as_str()).ok(),
         None => headers.get(header::HOST).cloned(),
-    }
-}
-
-fn append_via(headers: &mut http::HeaderMap, version: Version) {
-    let own = match version {
-        Version::HTTP_2 => "2 consent-proxy",
-        Version::HTTP_10 => "1.0 consent-proxy",
-        _ => VIA_SELF,
-    };
-    let value = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-        Some(existing) => HeaderValue::from_str(&format!("{existing}, {own}")).ok(),
-        None => Some(HeaderValue::from_static(own)),
-    };
-    if let Some(value) = value {
-        headers.insert(header::VIA, value);
-    }
-}
-
-/// Why the request filter answered by itself.
-enum Refusal {
-    Page(StatusCode),
-    /// The `Location` for a permanent redirect to HTTPS.
-    RedirectToHttps(String),
-}
-
-impl Refusal {
-    fn into_response(self) -> Response<ProxyBody> {
-        match self {
-            Refusal::Page(status) => error_page::page(status),
-            Refusal::RedirectToHttps(location) => {
-                // 308 keeps the method and body (RFC 9110 §15.4.9), unlike 301.
-                let mut resp = Response::new(body::empty());
-                *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
-                if let Ok(location) = HeaderValue::from_str(&location) {
-                    resp.headers_mut().insert(header::LOCATION, location);
-                }
-                resp
-            }
-        }
-    }
-}
-
-fn https_location(host: &str, uri: &Uri) -> String {
-    let path = uri
-        .path_and_query()
-        .map(PathAndQuery::as_str)
-        .unwrap_or("/");
-    format!("https://{host}{path}")
-}
-
-/// Request ids: a random per-process prefix and a counter — unique, cheap, and unlike a
-/// timestamp they say nothing about the visitor.
-#[derive(Debug)]
-struct RequestIds {
-    prefix: u64,
-    counter: AtomicU64,
-}
-
-impl RequestIds {
-    fn new() -> RequestIds {
-        // RandomState is seeded from the OS; enough randomness for an id prefix.
-        let prefix = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        RequestIds {
-            prefix,
-            counter: AtomicU64::new(0),
-        }
-    }
-
-    fn next(&self) -> HeaderValue {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:016x}-{n:x}", self.prefix);
-        HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("-"))
     }
 }

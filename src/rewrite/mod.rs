@@ -45,6 +45,7 @@ macro_rules! on_text {
 
 pub mod body;
 pub mod csp;
+mod element;
 pub mod failsafe;
 pub mod html;
 pub mod inject;

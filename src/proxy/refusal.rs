@@ -1,0 +1,40 @@
+//! What the request filter answers by itself: an error page, or a redirect to HTTPS.
+
+use http::header::{self, HeaderValue};
+use http::uri::{PathAndQuery, Uri};
+use http::{Response, StatusCode};
+
+use super::error_page;
+use crate::body::{self, ProxyBody};
+
+/// Why the request filter answered by itself.
+pub(super) enum Refusal {
+    Page(StatusCode),
+    /// The `Location` for a permanent redirect to HTTPS.
+    RedirectToHttps(String),
+}
+
+impl Refusal {
+    pub(super) fn into_response(self) -> Response<ProxyBody> {
+        match self {
+            Refusal::Page(status) => error_page::page(status),
+            Refusal::RedirectToHttps(location) => {
+                // 308 keeps the method and body (RFC 9110 §15.4.9), unlike 301.
+                let mut resp = Response::new(body::empty());
+                *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
+                if let Ok(location) = HeaderValue::from_str(&location) {
+                    resp.headers_mut().insert(header::LOCATION, location);
+                }
+                resp
+            }
+        }
+    }
+}
+
+pub(super) fn https_location(host: &str, uri: &Uri) -> String {
+    let path = uri
+        .path_and_query()
+        .map(PathAndQuery::as_str)
+        .unwrap_or("/");
+    format!("https://{host}{path}")
+}
