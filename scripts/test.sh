@@ -14,6 +14,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 # The banner's accessibility scan injects axe-core, from the npm registry.
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The store's tests run against a real PostgreSQL server as well as SQLite.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing test dependencies: ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -29,10 +31,16 @@ if [ ! -f tests/geoip/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/ge
     npm ci --prefix tests/geoip --no-audit --no-fund --loglevel=error
 fi
 
+# A throwaway PostgreSQL server for the store's tests, stopped when the tests end.
+if [ -z "${CP_TEST_POSTGRES:-}" ]; then
+    eval "$(scripts/postgres.sh)"
+    own_pgdir=$CP_TEST_PGDIR
+fi
+
 # Library, binary and integration tests. (Benchmarks are compiled by clippy in .ci/run
 # and run with `cargo bench`; there are no doc tests.)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; if [ -n "${own_pgdir:-}" ]; then scripts/postgres.sh stop "$own_pgdir"; fi' EXIT
 set +e
 cargo test --locked --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -17,9 +17,12 @@
 //! - [`privacy`] — IP truncation and browser family; the only values of a visitor that may
 //!   be logged or stored.
 //! - [`telemetry`] — log setup and Prometheus metrics.
-//! - [`store`] — the SQLite store: consent records and their retention job.
+//! - [`store`] — SQLite (embedded) or PostgreSQL (replicas): consent records, raw events
+//!   and rollups, the GA queue, salts, API tokens; versioned migrations; retention.
 //! - [`consent`] — the per-request consent state, the signed consent cookie, cookie
 //!   enforcement, the banner's texts and documents, `POST /_cp/consent`, the `/_cp/` assets.
+//! - [`stats`] — visits rebuilt from raw events, daily rollups, Plausible-shaped queries
+//!   with consent and enforcement metrics.
 //! - [`rewrite`] — the streaming HTML rewrite: loader injection, neutralising trackers of
 //!   refused categories, CSP.
 //! - [`proxy`] — one request through named phases: routing by host, header rules
@@ -50,5 +53,6 @@ pub mod proxy;
 pub mod rewrite;
 pub mod secrets;
 pub mod server;
+pub mod stats;
 pub mod store;
 pub mod telemetry;

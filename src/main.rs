@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use consent_proxy::config::{Config, LogFormat};
+use consent_proxy::store::Store;
 use consent_proxy::{demo, server, telemetry};
 
 /// An allocator made for multi-threaded servers: per-request and per-chunk allocations
@@ -74,6 +75,52 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// API tokens for the stats API, scoped to sites (the admin token reads every site).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Generate traffic for one site (benchmarks, trying the statistics): page views,
+    /// goals, sources, campaigns, countries and devices over past days, then rolled up.
+    Seed {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// The site's `name`.
+        #[arg(long)]
+        site: String,
+        /// How many events in all.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Over how many days, ending yesterday.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token and print it once (only its hash is stored).
+    Add {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// A site `name` the token may read; repeat for several.
+        #[arg(long = "site", required = true)]
+        sites: Vec<String>,
+        /// What the token is for (shown by `token list`).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List tokens (id, sites, label, created), never the tokens themselves.
+    List {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Revoke a token by its id.
+    Remove {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -112,6 +159,13 @@ fn main() -> ExitCode {
         Command::GaCheck { config, site } => {
             report(runtime().and_then(|rt| rt.block_on(ga_check(&config, &site))))
         }
+        Command::Token { action } => report(runtime().and_then(|rt| rt.block_on(token(action)))),
+        Command::Seed {
+            config,
+            site,
+            events,
+            days,
+        } => report(runtime().and_then(|rt| rt.block_on(seed(&config, &site, events, days)))),
         Command::Demo {
             listen,
             admin,
@@ -250,6 +304,99 @@ async fn ga_check(path: &std::path::Path, site: &str) -> anyhow::Result<()> {
         );
     }
     anyhow::bail!("{} validation message(s)", messages.len())
+}
+
+/// The store of a configuration, opened by a command beside (or instead of) the server.
+async fn open_store(path: &std::path::Path) -> anyhow::Result<(Config, Store)> {
+    let config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    consent_proxy::secrets::private_dir(&config.server.data_dir)
+        .with_context(|| format!("data directory {}", config.server.data_dir.display()))?;
+    let store = Store::open(&config.storage.url, &config.server.data_dir).await?;
+    Ok((config, store))
+}
+
+async fn token(action: TokenAction) -> anyhow::Result<()> {
+    match action {
+        TokenAction::Add {
+            config,
+            sites,
+            label,
+        } => {
+            let (cfg, store) = open_store(&config).await?;
+            for site in &sites {
+                anyhow::ensure!(
+                    cfg.sites.iter().any(|s| &s.name == site),
+                    "no site named `{site}` in {}",
+                    config.display()
+                );
+            }
+            let random = |n: usize| -> anyhow::Result<String> {
+                let mut bytes = vec![0u8; n];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+                    .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+                Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+            };
+            let id = random(4)?;
+            let secret = format!("cp_{}", random(24)?);
+            let now = i64::try_from(consent_proxy::clock::unix_now())?;
+            store.add_token(&id, &secret, &sites, &label, now).await?;
+            eprintln!(
+                "token {id} reads {}; it is shown only now:",
+                sites.join(", ")
+            );
+            println!("{secret}");
+        }
+        TokenAction::List { config } => {
+            let (_, store) = open_store(&config).await?;
+            for t in store.tokens().await? {
+                println!("{}\t{}\t{}\t{}", t.id, t.sites, t.created, t.label);
+            }
+        }
+        TokenAction::Remove { config, id } => {
+            let (_, store) = open_store(&config).await?;
+            anyhow::ensure!(store.remove_token(&id).await?, "no token with id `{id}`");
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn seed(path: &std::path::Path, site: &str, events: u64, days: i64) -> anyhow::Result<()> {
+    let (config, store) = open_store(path).await?;
+    let site_config = config
+        .sites
+        .iter()
+        .find(|s| s.name == site)
+        .with_context(|| format!("no site named `{site}` in {}", path.display()))?;
+    anyhow::ensure!((1..=3660).contains(&days), "--days is 1 to 3660");
+    let today =
+        consent_proxy::clock::unix_now_ms().div_euclid(consent_proxy::store::rollup::DAY_MS);
+    let started = std::time::Instant::now();
+    let written = consent_proxy::stats::seed::seed(
+        &store,
+        &consent_proxy::stats::seed::Plan {
+            site: site.to_owned(),
+            host: site_config.hosts.first().cloned().unwrap_or_default(),
+            events,
+            days,
+            until_day: today,
+            seed: 1,
+        },
+    )
+    .await?;
+    eprintln!(
+        "{written} events written in {:.1} s; rolling up …",
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
+    let days_rolled =
+        consent_proxy::stats::rollup::catch_up(&store, site, consent_proxy::clock::unix_now_ms())
+            .await?;
+    eprintln!(
+        "{days_rolled} days rolled up in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

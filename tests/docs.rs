@@ -77,6 +77,7 @@ fn modules_import_one_way() {
         "consent",
         "ga",
         "collect",
+        "stats",
         "rewrite",
         "proxy",
         "dashboard",

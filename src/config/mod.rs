@@ -243,11 +243,12 @@ impl Default for PrivacyConfig {
     }
 }
 
-/// `[storage]`: where consent records (and later statistics) are kept.
+/// `[storage]`: where consent records, statistics and the GA queue are kept.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    /// `sqlite://FILE`, relative to `data_dir`.
+    /// `sqlite://FILE`, relative to `data_dir` (embedded, one process), or
+    /// `postgres://USER:PASSWORD@HOST/DATABASE` (shared by several replicas).
     pub url: String,
 }
 
@@ -270,6 +271,10 @@ pub struct RetentionConfig {
     /// Raw statistics events; default 90 days (GDPR art. 5(1)(e)).
     #[serde(with = "humantime_serde")]
     pub events: Duration,
+    /// Daily rollups of the statistics (no visitor identifier in them); default 25
+    /// months, so a year can be compared with the year before.
+    #[serde(with = "humantime_serde")]
+    pub rollups: Duration,
 }
 
 impl Default for RetentionConfig {
@@ -277,6 +282,7 @@ impl Default for RetentionConfig {
         RetentionConfig {
             consent_records: Duration::from_secs(2 * 365 * 24 * 3600),
             events: Duration::from_secs(90 * 24 * 3600),
+            rollups: Duration::from_secs(761 * 24 * 3600),
         }
     }
 }
@@ -532,5 +538,16 @@ impl SiteConfig {
     pub fn statistics(&self) -> Statistics {
         self.statistics
             .unwrap_or_else(|| Statistics::default_for(self.jurisdiction))
+    }
+}
+
+/// A storage URL fit for an error message: a password in it is replaced.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }

@@ -353,13 +353,24 @@ pub(super) fn check_storage(
     sites: &[SiteConfig],
     problems: &mut Vec<Problem>,
 ) {
-    if !storage.url.starts_with("sqlite://") || storage.url.len() <= "sqlite://".len() {
+    let url = storage.url.as_str();
+    let sqlite = url.strip_prefix("sqlite://").is_some_and(|f| !f.is_empty());
+    let postgres = ["postgres://", "postgresql://"]
+        .iter()
+        .any(|p| url.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
+    if !sqlite && !postgres {
         problems.push(Problem::global(
             "storage.url",
             format!(
-                "`{}` is not supported: use `sqlite://FILE` (relative to `data_dir`)",
-                storage.url
+                "`{}` is not supported: use `sqlite://FILE` (relative to `data_dir`) or `postgres://USER@HOST/DATABASE`",
+                super::redacted_url(url)
             ),
+        ));
+    }
+    if retention.rollups < retention.events {
+        problems.push(Problem::global(
+            "retention.rollups",
+            "must be at least `retention.events`: rollups are what is left when raw events go",
         ));
     }
     // Proof of consent has to outlive the consent it proves.

@@ -1,11 +1,13 @@
-//! The admin listener: health, metrics and the consent-record API now; the dashboard and
-//! stats API join it. It runs on its own address, never on the public sites' hosts.
+//! The admin listener: health, metrics, the consent-record API and the stats API; the
+//! dashboard joins it. It runs on its own address, never on the public sites' hosts.
 //!
 //! `/healthz` and `/metrics` are open (probes and Prometheus on a private network);
-//! everything under `/api/` needs the admin token (`Authorization: Bearer …`).
+//! everything under `/api/` needs a token (`Authorization: Bearer …`): consent records
+//! the admin token, statistics the admin token or a token scoped to the site.
 
 pub mod auth;
 mod consents;
+pub mod stats_api;
 
 use std::sync::Arc;
 
@@ -34,6 +36,8 @@ pub struct Admin {
     pub metrics: Arc<Metrics>,
     pub store: Store,
     pub token: Arc<AdminToken>,
+    /// The configured sites, for `site_id`.
+    pub sites: crate::stats::rollup::Sites,
 }
 
 /// Serves the admin routes on `listener` until `shutdown` flips. Connections get the same
@@ -95,10 +99,18 @@ pub fn router(admin: Admin) -> Router {
             Arc::clone(&admin.token),
             auth::require_token,
         ));
+    let stats = Router::new()
+        .route("/api/v2/query", axum::routing::post(stats_api::query))
+        .route("/api/v1/stats/realtime/visitors", get(stats_api::realtime))
+        .route_layer(middleware::from_fn_with_state(
+            admin.clone(),
+            auth::require_reader,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus))
         .merge(api)
+        .merge(stats)
         .with_state(admin)
 }
 

@@ -520,6 +520,9 @@ impl Proxy {
                     direction,
                 })
                 .inc();
+            self.metrics
+                .proof
+                .add(site, category.as_str(), direction, 1);
         }
         if unknown > 0 {
             self.metrics
@@ -586,6 +589,9 @@ fn record_neutralised(metrics: &Metrics, site: &Arc<str>, counts: &rewrite::html
                         kind: kind.as_str(),
                     })
                     .inc_by(u64::from(n));
+                metrics
+                    .proof
+                    .add(site, category.as_str(), kind.as_str(), i64::from(n));
             }
         }
     }

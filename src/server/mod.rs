@@ -116,6 +116,7 @@ struct Shared {
     collector: Arc<crate::collect::Collector>,
     /// Where each site's GA events go; replaced on reload.
     ga_targets: crate::ga::forwarder::Targets,
+    stats_sites: crate::stats::rollup::Sites,
     /// Built once: protocol settings and limits apply to every connection.
     builder: auto::Builder<TokioExecutor>,
     tls: Option<TlsAcceptor>,
@@ -138,7 +139,7 @@ pub struct ServerHandle {
     shutdown_tx: watch::Sender<bool>,
     admin: Option<JoinHandle<()>>,
     retention_job: JoinHandle<()>,
-    /// The GA sender and the consent-funnel writer.
+    /// The GA sender, the counts writer and the rollup job.
     background: Vec<JoinHandle<()>>,
     workers: workers::Workers,
     grace: Duration,
@@ -197,6 +198,9 @@ pub async fn start_with_metrics(
     ));
     let ga_targets: crate::ga::forwarder::Targets =
         Arc::new(ArcSwap::from_pointee(ga_targets(&config)));
+    let stats_sites: crate::stats::rollup::Sites = Arc::new(ArcSwap::from_pointee(
+        crate::stats::rollup::sites_of(&config),
+    ));
     let ga_bounds = crate::ga::forwarder::Bounds {
         limit: config.collect.ga_queue_limit,
         max_age: config.collect.ga_max_age,
@@ -220,6 +224,7 @@ pub async fn start_with_metrics(
         store: store.clone(),
         collector: Arc::clone(&collector),
         ga_targets: Arc::clone(&ga_targets),
+        stats_sites: Arc::clone(&stats_sites),
         builder: connection_builder(&server),
         tls,
         handshake_timeout: server.timeouts.header_read,
@@ -264,6 +269,7 @@ pub async fn start_with_metrics(
                     metrics: Arc::clone(&metrics),
                     store: store.clone(),
                     token: Arc::new(admin_token),
+                    sites: Arc::clone(&stats_sites),
                 },
                 shared.silence,
                 shutdown_rx.clone(),
@@ -286,7 +292,17 @@ pub async fn start_with_metrics(
         ga_wake,
         shutdown_rx.clone(),
     ));
-    let funnel_job = tokio::spawn(flush_funnel(funnel, store.clone(), shutdown_rx));
+    let rollup_job = tokio::spawn(crate::stats::rollup::run(
+        store.clone(),
+        stats_sites,
+        shutdown_rx.clone(),
+    ));
+    let funnel_job = tokio::spawn(flush_counts(
+        funnel,
+        Arc::clone(&metrics),
+        store.clone(),
+        shutdown_rx,
+    ));
     for addr in &http_addrs {
         tracing::info!(%addr, "listening for HTTP");
     }
@@ -308,7 +324,7 @@ pub async fn start_with_metrics(
         shutdown_tx,
         admin,
         retention_job,
-        background: vec![ga_sender, funnel_job],
+        background: vec![ga_sender, funnel_job, rollup_job],
         workers,
         grace: server.timeouts.shutdown_grace,
         _lock: lock,
@@ -333,17 +349,29 @@ fn ga_targets(config: &Config) -> std::collections::HashMap<String, crate::ga::T
     targets
 }
 
-/// Writes the consent funnel's counts every five seconds, and once more at shutdown.
-async fn flush_funnel(
+/// Writes the consent funnel's and the proof of enforcement's counts every five seconds,
+/// and once more at shutdown.
+async fn flush_counts(
     funnel: Arc<crate::store::funnel::FunnelCounter>,
+    metrics: Arc<Metrics>,
     store: Store,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let flush = || async {
+        funnel.flush(&store).await;
+        let proof = metrics.proof.take();
+        if !proof.is_empty()
+            && let Err(e) = store.add_enforcement(&proof).await
+        {
+            tracing::error!(error = %e, "cannot write the proof of enforcement; kept for the next try");
+            metrics.proof.restore(proof);
+        }
+    };
     loop {
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(5)) => funnel.flush(&store).await,
+            () = tokio::time::sleep(Duration::from_secs(5)) => flush().await,
             _ = shutdown.changed() => {
-                funnel.flush(&store).await;
+                flush().await;
                 return;
             }
         }
@@ -429,6 +457,9 @@ impl ServerHandle {
         )?;
         self.shared.state.store(Arc::new(state));
         self.shared.ga_targets.store(Arc::new(targets));
+        self.shared
+            .stats_sites
+            .store(Arc::new(crate::stats::rollup::sites_of(&self.config())));
         Ok(())
     }
 

@@ -1,33 +1,11 @@
 //! Consent records: one row per choice a visitor makes, kept for the configured retention
 //! (GDPR art. 7(1): demonstrate consent; art. 5(1)(e): no longer than needed).
 
-use sqlx::Row;
-
+use super::db::on_db;
 use super::{Store, StoreError};
 use crate::catalog::ConsentId;
 use crate::catalog::{Category, CategorySet};
 use crate::privacy::{AnonymizedIp, BrowserFamily};
-
-pub(super) const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS consent_records (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        consent_id TEXT NOT NULL,
-        site TEXT NOT NULL,
-        recorded_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        policy_version TEXT NOT NULL,
-        granted TEXT NOT NULL,
-        refused TEXT NOT NULL,
-        method TEXT NOT NULL,
-        gpc INTEGER NOT NULL,
-        language TEXT NOT NULL,
-        ip TEXT NOT NULL,
-        browser TEXT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS consent_records_id ON consent_records (consent_id)",
-    "CREATE INDEX IF NOT EXISTS consent_records_site_time ON consent_records (site, recorded_at)",
-    "CREATE INDEX IF NOT EXISTS consent_records_time ON consent_records (recorded_at)",
-];
 
 /// How a choice was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -121,37 +99,41 @@ fn split(text: &str) -> Vec<String> {
 impl Store {
     /// Writes one record; returns once it is durable.
     pub async fn record_consent(&self, r: &ConsentRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO consent_records (consent_id, site, recorded_at, expires_at,
-                policy_version, granted, refused, method, gpc, language, ip, browser)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(r.id.to_string())
-        .bind(&r.site)
-        .bind(r.recorded_at)
-        .bind(r.expires_at)
-        .bind(&r.policy_version)
-        .bind(names(r.granted))
-        .bind(names(r.refused))
-        .bind(r.method.as_str())
-        .bind(r.gpc)
-        .bind(r.language)
-        .bind(r.ip.to_string())
-        .bind(r.browser.as_str())
-        .execute(&self.pool)
-        .await?;
+        on_db!(&self.db, pool => {
+            sqlx::query(&pool.sql(
+                "INSERT INTO consent_records (consent_id, site, recorded_at, expires_at,
+                    policy_version, granted, refused, method, gpc, language, ip, browser)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(r.id.to_string())
+            .bind(&r.site)
+            .bind(r.recorded_at)
+            .bind(r.expires_at)
+            .bind(&r.policy_version)
+            .bind(names(r.granted))
+            .bind(names(r.refused))
+            .bind(r.method.as_str())
+            .bind(r.gpc)
+            .bind(r.language)
+            .bind(r.ip.to_string())
+            .bind(r.browser.as_str())
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
     /// Every record of one consent id, oldest first: the history of one visitor's choices.
     pub async fn consent_history(&self, id: &str) -> Result<Vec<StoredConsent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM consent_records WHERE consent_id = ? ORDER BY recorded_at, seq",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(stored).collect())
+        let rows: Vec<Row> = on_db!(&self.db, pool => {
+            sqlx::query_as(&pool.sql(
+                "SELECT * FROM consent_records WHERE consent_id = ? ORDER BY recorded_at, seq",
+            ))
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(Row::stored).collect())
     }
 
     /// Records matching `query`, oldest first, at most `limit`.
@@ -160,44 +142,68 @@ impl Store {
         query: &ConsentQuery,
         limit: u32,
     ) -> Result<Vec<StoredConsent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM consent_records
-             WHERE (?1 IS NULL OR site = ?1) AND recorded_at >= ?2 AND recorded_at < ?3
-             ORDER BY recorded_at, seq LIMIT ?4",
-        )
-        .bind(query.site.as_deref())
-        .bind(query.from.unwrap_or(i64::MIN))
-        .bind(query.to.unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(stored).collect())
+        let rows: Vec<Row> = on_db!(&self.db, pool => {
+            let mut select = sqlx::QueryBuilder::new("SELECT * FROM consent_records WHERE ");
+            if let Some(site) = &query.site {
+                select.push("site = ").push_bind(site).push(" AND ");
+            }
+            select
+                .push("recorded_at >= ")
+                .push_bind(query.from.unwrap_or(i64::MIN))
+                .push(" AND recorded_at < ")
+                .push_bind(query.to.unwrap_or(i64::MAX))
+                .push(" ORDER BY recorded_at, seq LIMIT ")
+                .push_bind(i64::from(limit));
+            select.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(Row::stored).collect())
     }
 
     /// Deletes records made before `cutoff` (Unix seconds); returns how many.
     pub async fn delete_consents_before(&self, cutoff: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM consent_records WHERE recorded_at < ?")
-            .bind(cutoff)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query(&pool.sql("DELETE FROM consent_records WHERE recorded_at < ?"))
+                .bind(cutoff)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 }
 
-fn stored(row: &sqlx::sqlite::SqliteRow) -> StoredConsent {
-    StoredConsent {
-        consent_id: row.get("consent_id"),
-        site: row.get("site"),
-        recorded_at: row.get("recorded_at"),
-        expires_at: row.get("expires_at"),
-        policy_version: row.get("policy_version"),
-        granted: split(row.get("granted")),
-        refused: split(row.get("refused")),
-        method: row.get("method"),
-        gpc: row.get("gpc"),
-        language: row.get("language"),
-        ip: row.get("ip"),
-        browser: row.get("browser"),
+/// A stored record as both databases return it.
+#[derive(sqlx::FromRow)]
+struct Row {
+    consent_id: String,
+    site: String,
+    recorded_at: i64,
+    expires_at: i64,
+    policy_version: String,
+    granted: String,
+    refused: String,
+    method: String,
+    gpc: bool,
+    language: String,
+    ip: String,
+    browser: String,
+}
+
+impl Row {
+    fn stored(self) -> StoredConsent {
+        StoredConsent {
+            consent_id: self.consent_id,
+            site: self.site,
+            recorded_at: self.recorded_at,
+            expires_at: self.expires_at,
+            policy_version: self.policy_version,
+            granted: split(&self.granted),
+            refused: split(&self.refused),
+            method: self.method,
+            gpc: self.gpc,
+            language: self.language,
+            ip: self.ip,
+            browser: self.browser,
+        }
     }
 }
 
@@ -292,9 +298,13 @@ mod tests {
     #[tokio::test]
     async fn other_urls_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Store::open("postgres://db/x", dir.path())
+        let err = Store::open("mysql://user:hunter2@db/x", dir.path())
             .await
             .unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
+        assert!(
+            !err.to_string().contains("hunter2"),
+            "the password is redacted: {err}"
+        );
     }
 }

@@ -8,42 +8,10 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::db::{Db, on_db};
 use super::{Store, StoreError};
 use crate::privacy::AnonymizedEvent;
 use crate::privacy::event::ParamValue;
-
-pub(super) const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS events (
-        id INTEGER PRIMARY KEY,
-        site TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        visitor INTEGER NOT NULL,
-        visit INTEGER NOT NULL,
-        visit_start INTEGER NOT NULL,
-        entry INTEGER NOT NULL,
-        host TEXT NOT NULL,
-        path TEXT NOT NULL,
-        query TEXT,
-        referrer TEXT,
-        utm_source TEXT,
-        utm_medium TEXT,
-        utm_campaign TEXT,
-        utm_term TEXT,
-        utm_content TEXT,
-        country TEXT,
-        region TEXT,
-        browser TEXT NOT NULL,
-        browser_version TEXT,
-        os TEXT NOT NULL,
-        device TEXT NOT NULL,
-        language TEXT,
-        engagement_ms INTEGER NOT NULL,
-        props TEXT
-    )",
-    "CREATE INDEX IF NOT EXISTS events_site_ts ON events (site, ts)",
-    "CREATE INDEX IF NOT EXISTS events_ts ON events (ts)",
-];
 
 /// An event waiting for GA: the Measurement Protocol payload of one event, built from an
 /// [`AnonymizedEvent`] by the GA module, with what the queue needs to send and forget it.
@@ -91,29 +59,33 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<i64, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE site = ? AND ts >= ? AND ts < ?")
-                .bind(site)
-                .bind(from_ms)
-                .bind(to_ms)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(n)
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query_scalar(&pool.sql(
+                "SELECT COUNT(*) FROM events WHERE site = ? AND ts >= ? AND ts < ?",
+            ))
+            .bind(site)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_one(pool)
+            .await?
+        }))
     }
 
     /// Deletes raw events older than `cutoff_ms`.
     pub async fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM events WHERE ts < ?")
-            .bind(cutoff_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query(&pool.sql("DELETE FROM events WHERE ts < ?"))
+                .bind(cutoff_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 }
 
 /// The writer task: takes every waiting request, writes them in one transaction, answers
 /// them all.
-pub(super) async fn run_writer(pool: sqlx::SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+pub(super) async fn run_writer(db: Db, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(GROUP);
     while let Some(first) = jobs.recv().await {
         batch.push(first);
@@ -123,7 +95,7 @@ pub(super) async fn run_writer(pool: sqlx::SqlitePool, mut jobs: mpsc::Receiver<
                 Err(_) => break,
             }
         }
-        let result = write(&pool, &batch).await.map_err(|e| e.to_string());
+        let result = write(&db, &batch).await.map_err(|e| e.to_string());
         if let Err(e) = &result {
             tracing::error!(error = %e, "cannot write events");
         }
@@ -134,43 +106,96 @@ pub(super) async fn run_writer(pool: sqlx::SqlitePool, mut jobs: mpsc::Receiver<
 }
 
 /// Rows per `INSERT` statement: one statement for many rows costs far less than a
-/// statement per row (SQLite allows 32,766 bound values; events have 25 columns).
+/// statement per row (SQLite allows 32,766 bound values, PostgreSQL 65,535; events have
+/// 25 columns).
 const ROWS_PER_STATEMENT: usize = 500;
 
-async fn write(pool: &sqlx::SqlitePool, batch: &[Job]) -> Result<(), sqlx::Error> {
+async fn write(db: &Db, batch: &[Job]) -> Result<(), sqlx::Error> {
     let events: Vec<&AnonymizedEvent> = batch.iter().flat_map(|(i, _)| &i.events).collect();
     let queued: Vec<&GaQueued> = batch.iter().flat_map(|(i, _)| &i.ga).collect();
-    let mut tx = pool.begin().await?;
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
-        insert_events(&mut tx, chunk).await?;
-    }
-    for chunk in queued.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO ga_queue (site, consent_id, client_id, created, next_at, payload) ",
-        );
-        insert.push_values(chunk, |mut row, g| {
-            row.push_bind(&g.site)
-                .push_bind(&g.consent_id)
-                .push_bind(&g.client_id)
-                .push_bind(g.created_ms)
-                .push_bind(g.created_ms)
-                .push_bind(&g.payload);
-        });
-        insert.build().execute(&mut *tx).await?;
-    }
-    tx.commit().await
+    let rows: Vec<EventRow> = events.iter().map(|e| EventRow::of(e)).collect();
+    on_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO events (site, ts, name, visitor, visit, visit_start, entry, host, path,
+                    query, referrer, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+                    country, region, browser, browser_version, os, device, language, engagement_ms, props) ",
+            );
+            insert.push_values(chunk, |mut row, e| {
+                row.push_bind(e.site)
+                    .push_bind(e.ts)
+                    .push_bind(e.name)
+                    .push_bind(e.visitor)
+                    .push_bind(e.visit)
+                    .push_bind(e.visit_start)
+                    .push_bind(e.entry)
+                    .push_bind(e.host)
+                    .push_bind(e.path)
+                    .push_bind(e.query.as_deref())
+                    .push_bind(e.referrer)
+                    .push_bind(e.utm[0])
+                    .push_bind(e.utm[1])
+                    .push_bind(e.utm[2])
+                    .push_bind(e.utm[3])
+                    .push_bind(e.utm[4])
+                    .push_bind(e.country)
+                    .push_bind(e.region)
+                    .push_bind(e.browser)
+                    .push_bind(e.browser_version.as_deref())
+                    .push_bind(e.os)
+                    .push_bind(e.device)
+                    .push_bind(e.language)
+                    .push_bind(e.engagement_ms)
+                    .push_bind(e.props.as_deref());
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        for chunk in queued.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO ga_queue (site, consent_id, client_id, created, next_at, payload) ",
+            );
+            insert.push_values(chunk, |mut row, g| {
+                row.push_bind(g.site.as_str())
+                    .push_bind(g.consent_id.as_str())
+                    .push_bind(g.client_id.as_str())
+                    .push_bind(g.created_ms)
+                    .push_bind(g.created_ms)
+                    .push_bind(g.payload.as_str());
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    })
 }
 
-async fn insert_events(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    events: &[&AnonymizedEvent],
-) -> Result<(), sqlx::Error> {
-    let mut insert = sqlx::QueryBuilder::new(
-        "INSERT INTO events (site, ts, name, visitor, visit, visit_start, entry, host, path,
-            query, referrer, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-            country, region, browser, browser_version, os, device, language, engagement_ms, props) ",
-    );
-    insert.push_values(events, |mut row, e| {
+/// One event's columns, borrowed from the event where they can be.
+struct EventRow<'a> {
+    site: &'a str,
+    ts: i64,
+    name: &'a str,
+    visitor: i64,
+    visit: i64,
+    visit_start: i64,
+    entry: bool,
+    host: &'a str,
+    path: &'a str,
+    query: Option<String>,
+    referrer: Option<&'a str>,
+    utm: [Option<&'a str>; 5],
+    country: Option<&'a str>,
+    region: Option<&'a str>,
+    browser: &'static str,
+    browser_version: Option<String>,
+    os: &'static str,
+    device: &'static str,
+    language: Option<&'a str>,
+    engagement_ms: i64,
+    props: Option<String>,
+}
+
+impl<'a> EventRow<'a> {
+    fn of(e: &'a AnonymizedEvent) -> EventRow<'a> {
         let page = e.page();
         let query = (!page.query.is_empty()).then(|| {
             page.query
@@ -196,32 +221,34 @@ async fn insert_events(
         let utm = e.utm();
         let device = e.device();
         let visit = e.visit();
-        row.push_bind(e.site().to_owned())
-            .push_bind(e.ts_ms())
-            .push_bind(e.name().to_owned())
-            .push_bind(e.visitor().get())
-            .push_bind(visit.id)
-            .push_bind(visit.started_ms)
-            .push_bind(visit.entry)
-            .push_bind(page.host.clone())
-            .push_bind(page.path.clone())
-            .push_bind(query)
-            .push_bind(e.referrer().map(str::to_owned))
-            .push_bind(utm.source.clone())
-            .push_bind(utm.medium.clone())
-            .push_bind(utm.campaign.clone())
-            .push_bind(utm.term.clone())
-            .push_bind(utm.content.clone())
-            .push_bind(e.location().country.clone())
-            .push_bind(e.location().region.clone())
-            .push_bind(device.browser_name())
-            .push_bind(device.browser_version.map(|v| v.to_string()))
-            .push_bind(device.os)
-            .push_bind(device.category.as_str())
-            .push_bind(e.language().map(str::to_owned))
-            .push_bind(i64::try_from(e.engagement_ms()).unwrap_or(i64::MAX))
-            .push_bind(props);
-    });
-    insert.build().execute(&mut **tx).await?;
-    Ok(())
+        EventRow {
+            site: e.site(),
+            ts: e.ts_ms(),
+            name: e.name(),
+            visitor: e.visitor().get(),
+            visit: visit.id,
+            visit_start: visit.started_ms,
+            entry: visit.entry,
+            host: &page.host,
+            path: &page.path,
+            query,
+            referrer: e.referrer(),
+            utm: [
+                utm.source.as_deref(),
+                utm.medium.as_deref(),
+                utm.campaign.as_deref(),
+                utm.term.as_deref(),
+                utm.content.as_deref(),
+            ],
+            country: e.location().country.as_deref(),
+            region: e.location().region.as_deref(),
+            browser: device.browser_name(),
+            browser_version: device.browser_version.map(|v| v.to_string()),
+            os: device.os,
+            device: device.category.as_str(),
+            language: e.language(),
+            engagement_ms: i64::try_from(e.engagement_ms()).unwrap_or(i64::MAX),
+            props,
+        }
+    }
 }

@@ -1,15 +1,8 @@
 //! The consent funnel as aggregate counts per site and hour — banner shown, accept all,
 //! reject all, custom, each category granted, GPC — without any identifier.
 
+use super::db::on_db;
 use super::{Store, StoreError};
-
-pub(super) const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS consent_funnel (
-        site TEXT NOT NULL,
-        hour INTEGER NOT NULL,
-        metric TEXT NOT NULL,
-        count INTEGER NOT NULL,
-        PRIMARY KEY (site, hour, metric)
-    )"];
 
 impl Store {
     /// Adds `counts` (site, hour as Unix seconds / 3600, metric, n) to the funnel.
@@ -17,20 +10,23 @@ impl Store {
         &self,
         counts: &[(String, i64, &'static str, i64)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for (site, hour, metric, n) in counts {
-            sqlx::query(
-                "INSERT INTO consent_funnel (site, hour, metric, count) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (site, hour, metric) DO UPDATE SET count = count + excluded.count",
-            )
-            .bind(site)
-            .bind(hour)
-            .bind(metric)
-            .bind(n)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for (site, hour, metric, n) in counts {
+                sqlx::query(&pool.sql(
+                    "INSERT INTO consent_funnel (site, hour, metric, count) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (site, hour, metric)
+                     DO UPDATE SET count = consent_funnel.count + excluded.count",
+                ))
+                .bind(site)
+                .bind(hour)
+                .bind(*metric)
+                .bind(n)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -41,15 +37,37 @@ impl Store {
         from_hour: i64,
         to_hour: i64,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT metric, SUM(count) FROM consent_funnel
-             WHERE site = ? AND hour >= ? AND hour < ? GROUP BY metric ORDER BY metric",
-        )
-        .bind(site)
-        .bind(from_hour)
-        .bind(to_hour)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query_as(&pool.sql(
+                "SELECT metric, CAST(SUM(count) AS BIGINT) FROM consent_funnel
+                 WHERE site = ? AND hour >= ? AND hour < ? GROUP BY metric ORDER BY metric",
+            ))
+            .bind(site)
+            .bind(from_hour)
+            .bind(to_hour)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The funnel of a site hour by hour: (hour, metric, count) over hours `[from, to)`.
+    pub async fn funnel_hours(
+        &self,
+        site: &str,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query_as(&pool.sql(
+                "SELECT hour, metric, count FROM consent_funnel
+                 WHERE site = ? AND hour >= ? AND hour < ? ORDER BY hour, metric",
+            ))
+            .bind(site)
+            .bind(from_hour)
+            .bind(to_hour)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 }
 

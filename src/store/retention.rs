@@ -33,6 +33,17 @@ pub async fn sweep(store: &Store, retention: &RetentionConfig) -> u64 {
         ),
         Err(e) => tracing::error!(error = %e, "retention: cannot delete old events"),
     }
+    let rollup_cutoff_day = crate::clock::unix_now_ms()
+        .saturating_sub(i64::try_from(retention.rollups.as_millis()).unwrap_or(i64::MAX))
+        .div_euclid(super::rollup::DAY_MS);
+    match store.delete_rollups_before(rollup_cutoff_day).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deleted = n,
+            "retention: rollups past their retention deleted"
+        ),
+        Err(e) => tracing::error!(error = %e, "retention: cannot delete old rollups"),
+    }
     let cutoff = crate::clock::unix_now().saturating_sub(retention.consent_records.as_secs());
     match store
         .delete_consents_before(i64::try_from(cutoff).unwrap_or(i64::MAX))

@@ -4,13 +4,9 @@
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use super::db::on_db;
 use super::{Store, StoreError};
 use crate::privacy::Salt;
-
-pub(super) const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS salts (
-        day INTEGER PRIMARY KEY,
-        salt BLOB NOT NULL
-    )"];
 
 impl Store {
     /// The salt of `day` (days since the Unix epoch, UTC), created if it does not exist;
@@ -20,21 +16,27 @@ impl Store {
         SystemRandom::new()
             .fill(&mut fresh)
             .map_err(|_| StoreError::Write("no system randomness".into()))?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM salts WHERE day < ?")
-            .bind(day - 1)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT OR IGNORE INTO salts (day, salt) VALUES (?, ?)")
+        // Every replica asks; the first insert wins and everyone reads the winner.
+        let stored: Vec<u8> = on_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(&pool.sql("DELETE FROM salts WHERE day < ?"))
+                .bind(day - 1)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&pool.sql(
+                "INSERT INTO salts (day, salt) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
+            ))
             .bind(day)
             .bind(&fresh[..])
             .execute(&mut *tx)
             .await?;
-        let stored: Vec<u8> = sqlx::query_scalar("SELECT salt FROM salts WHERE day = ?")
-            .bind(day)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
+            let stored: Vec<u8> = sqlx::query_scalar(&pool.sql("SELECT salt FROM salts WHERE day = ?"))
+                .bind(day)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            stored
+        });
         let mut salt = [0u8; 32];
         if stored.len() == 32 {
             salt.copy_from_slice(&stored);

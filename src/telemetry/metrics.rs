@@ -70,6 +70,8 @@ pub struct Metrics {
     pub collect: super::flow::CollectMetrics,
     /// The GA queue and sender.
     pub ga: super::flow::GaMetrics,
+    /// The proof of enforcement per day, for the statistics.
+    pub proof: super::proof::ProofTally,
 }
 
 impl Metrics {
@@ -140,6 +142,7 @@ impl Metrics {
         let ga = super::flow::GaMetrics::register(&mut registry);
         Metrics {
             registry,
+            proof: super::proof::ProofTally::default(),
             collect,
             ga,
             failsafe_pages,

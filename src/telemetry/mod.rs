@@ -3,5 +3,6 @@
 pub mod flow;
 pub mod log;
 pub mod metrics;
+pub mod proof;
 
 pub use metrics::Metrics;

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod ga;
+pub mod postgres;
 pub mod recorder;
 
 use std::convert::Infallible;
