@@ -111,4 +111,3 @@ async fn open_sqlite(path: &Path) -> Result<sqlx::SqlitePool, StoreError> {
         .connect_with(options)
         .await?)
 }
-
