@@ -332,7 +332,7 @@ async fn consent_rates_and_proof_of_enforcement_come_with_the_traffic() {
     // same data directory, and ask.
     let dir = proxy.dir;
     proxy.handle.shutdown().await;
-    let config = Config::load(&dir.path().join("proxy.toml")).expect("config");
+    let config = Config::load(dir.path().join("proxy.toml")).expect("config");
     let again = server::start(config).await.expect("restart");
     let admin = again.admin_addr.expect("admin");
     let token = admin_token(dir.path());
