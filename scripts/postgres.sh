@@ -28,11 +28,15 @@ as_db() {
 if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
 as_db "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null
 # fsync off: a test database need not survive a power cut, and it makes the tests fast.
+# DURABLE=1 (the benchmarks) keeps PostgreSQL's defaults instead.
+options="-c listen_addresses=127.0.0.1 -c max_connections=300"
+if [ -z "${DURABLE:-}" ]; then
+    options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
 # A random port, tried again if taken.
 for attempt in 1 2 3 4 5; do
     port=$(shuf -i 20000-60000 -n 1)
-    if as_db "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
-        "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    if as_db "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-p $port -k $dir $options" \
         start >/dev/null; then
         break
     fi

@@ -38,6 +38,8 @@ pub struct Admin {
     pub token: Arc<AdminToken>,
     /// The configured sites, for `site_id`.
     pub sites: crate::stats::rollup::Sites,
+    /// Today's events in memory, shared by the stats queries.
+    pub open_days: Arc<crate::stats::today::OpenDays>,
 }
 
 /// Serves the admin routes on `listener` until `shutdown` flips. Connections get the same

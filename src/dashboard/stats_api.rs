@@ -57,7 +57,12 @@ pub async fn query(
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let started = std::time::Instant::now();
-    let answer = match crate::stats::answer(&admin.store, &site.name, &query).await {
+    let source = crate::stats::engine::Source {
+        store: &admin.store,
+        open: &admin.open_days,
+        today,
+    };
+    let answer = match crate::stats::answer(source, &site.name, &query).await {
         Ok(a) => a,
         Err(e) => return unavailable(&e),
     };

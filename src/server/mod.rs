@@ -270,6 +270,7 @@ pub async fn start_with_metrics(
                     store: store.clone(),
                     token: Arc::new(admin_token),
                     sites: Arc::clone(&stats_sites),
+                    open_days: Arc::default(),
                 },
                 shared.silence,
                 shutdown_rx.clone(),

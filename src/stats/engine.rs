@@ -29,11 +29,20 @@ pub struct Answer {
     pub time_labels: Option<Vec<String>>,
 }
 
+/// Where answers come from: the store, and today's events held in memory.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    pub store: &'a Store,
+    pub open: &'a super::today::OpenDays,
+    /// Today (days since the epoch, UTC).
+    pub today: i64,
+}
+
 /// Runs `query` for the site named `site`.
-pub async fn answer(store: &Store, site: &str, query: &Query) -> Result<Answer, StoreError> {
-    let current = values(store, site, query, query.range).await?;
+pub async fn answer(src: Source<'_>, site: &str, query: &Query) -> Result<Answer, StoreError> {
+    let current = values(src, site, query, query.range).await?;
     let previous = if query.compare {
-        Some(values(store, site, query, query.range.previous()).await?)
+        Some(values(src, site, query, query.range.previous()).await?)
     } else {
         None
     };
@@ -104,19 +113,19 @@ fn labels(range: Range, dim: Option<Dim>) -> Vec<String> {
 
 /// Metric values per group for one range.
 async fn values(
-    store: &Store,
+    src: Source<'_>,
     site: &str,
     query: &Query,
     range: Range,
 ) -> Result<HashMap<Key, Vec<Value>>, StoreError> {
     let dims = query.traffic_dims();
     let traffic = if query.metrics.iter().any(|m| m.is_traffic()) {
-        Some(counts(store, site, range, &dims, &query.filter).await?)
+        Some(counts(src, site, range, &dims, &query.filter).await?)
     } else {
         None
     };
     let total_visitors = if query.metrics.contains(&Metric::Percentage) {
-        let all = counts(store, site, range, &[], &query.filter).await?;
+        let all = counts(src, site, range, &[], &query.filter).await?;
         all.get(&Key::default()).map_or(0, |c| c.visitors)
     } else {
         0
@@ -127,14 +136,7 @@ async fn values(
         let without_goal: Vec<Dim> = dims.iter().copied().filter(|d| *d != Dim::Goal).collect();
         Some((
             dims.iter().position(|d| *d == Dim::Goal),
-            counts(
-                store,
-                site,
-                range,
-                &without_goal,
-                &strip_goal(&query.filter),
-            )
-            .await?,
+            counts(src, site, range, &without_goal, &strip_goal(&query.filter)).await?,
         ))
     } else {
         None
@@ -144,12 +146,12 @@ async fn values(
         .iter()
         .any(|m| matches!(m, Metric::Consent(_)))
     {
-        Some(funnel(store, site, range, &query.dimensions).await?)
+        Some(funnel(src.store, site, range, &query.dimensions).await?)
     } else {
         None
     };
     let proof = if query.metrics.iter().any(|m| matches!(m, Metric::Proof(_))) {
-        Some(proof(store, site, range, &query.dimensions).await?)
+        Some(proof(src.store, site, range, &query.dimensions).await?)
     } else {
         None
     };
@@ -311,7 +313,7 @@ fn sort(rows: &mut [Row], order: &[(Sort, bool)]) {
 
 /// Traffic counts per group over `range`.
 pub async fn counts(
-    store: &Store,
+    src: Source<'_>,
     site: &str,
     range: Range,
     dims: &[Dim],
@@ -323,8 +325,9 @@ pub async fn counts(
         _ => None,
     };
     let Some(rolled_dim) = rolled_dim.filter(|_| filter.is_empty()) else {
-        return raw(store, site, range, dims, filter).await;
+        return raw(src, site, range, dims, filter).await;
     };
+    let store = src.store;
     let rolled: HashSet<i64> = store
         .rolled_days(site, range.from, range.to)
         .await?
@@ -376,7 +379,7 @@ pub async fn counts(
             day += 1;
         }
         let part = raw(
-            store,
+            src,
             site,
             Range {
                 from: start,
@@ -393,17 +396,35 @@ pub async fn counts(
     Ok(out)
 }
 
+/// Counts from raw events; today's come from the in-memory snapshot.
 async fn raw(
-    store: &Store,
+    src: Source<'_>,
     site: &str,
     range: Range,
     dims: &[Dim],
     filter: &Filter,
 ) -> Result<HashMap<Key, Counts>, StoreError> {
-    let events = store
-        .raw_events(site, range.from_ms(), range.to_ms())
-        .await?;
-    let visits = visits::visits(&events);
+    let past = Range {
+        from: range.from,
+        to: range.to.min(src.today),
+    };
+    let events = if past.days() > 0 {
+        src.store
+            .raw_events(site, past.from_ms(), past.to_ms())
+            .await?
+    } else {
+        Vec::new()
+    };
+    let today = if range.from <= src.today && src.today < range.to {
+        Some(src.open.snapshot(src.store, site, src.today).await?)
+    } else {
+        None
+    };
+    let visits = visits::visits(
+        events
+            .iter()
+            .chain(today.iter().flat_map(|snapshot| snapshot.events())),
+    );
     Ok(visits::group(&visits, dims, filter))
 }
 

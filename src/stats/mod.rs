@@ -9,7 +9,8 @@
 //! - [`engine`]: answering it from rollups, raw events, the consent funnel and the
 //!   enforcement counts;
 //! - [`rollup`]: the background job that rolls closed days up;
-//! - [`seed`]: generated traffic for benchmarks and the demo.
+//! - [`seed`]: generated traffic for benchmarks and the demo;
+//! - [`today`]: the open day's events in memory, shared by a dashboard's queries.
 
 pub mod dims;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod period;
 pub mod query;
 pub mod rollup;
 pub mod seed;
+pub mod today;
 pub mod visits;
 
 pub use engine::{Answer, answer};

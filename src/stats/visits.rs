@@ -64,7 +64,7 @@ impl<'a> Visit<'a> {
 }
 
 /// Cuts events (any order) into visits.
-pub fn visits(events: &[RawEvent]) -> Vec<Visit<'_>> {
+pub fn visits<'a>(events: impl IntoIterator<Item = &'a RawEvent>) -> Vec<Visit<'a>> {
     let mut by_visitor: HashMap<(i64, i64), Vec<&RawEvent>> = HashMap::new();
     for e in events {
         by_visitor

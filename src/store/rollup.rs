@@ -15,6 +15,7 @@ pub const DAY_MS: i64 = 24 * 3600 * 1000;
 /// One raw event as the statistics read it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RawEvent {
+    pub id: i64,
     pub ts: i64,
     pub name: String,
     pub visitor: i64,
@@ -70,7 +71,7 @@ pub struct RolledValue {
     pub counts: Counts,
 }
 
-const RAW_COLUMNS: &str = "SELECT ts, name, visitor, path, referrer, utm_source, utm_medium,
+const RAW_COLUMNS: &str = "SELECT id, ts, name, visitor, path, referrer, utm_source, utm_medium,
     utm_campaign, utm_term, utm_content, country, region, browser, os, device FROM events";
 
 impl Store {
@@ -91,6 +92,31 @@ impl Store {
                 .push(" AND ts < ")
                 .push_bind(to_ms)
                 .push(" ORDER BY ts");
+            select.build_query_as().fetch_all(pool).await?
+        }))
+    }
+
+    /// The raw events of `site` in `[from_ms, to_ms)` stored after the event `after_id`
+    /// (ids grow with every insert), in id order: what is new since the last read.
+    pub async fn raw_events_after(
+        &self,
+        site: &str,
+        from_ms: i64,
+        to_ms: i64,
+        after_id: i64,
+    ) -> Result<Vec<RawEvent>, StoreError> {
+        Ok(on_db!(&self.db, pool => {
+            let mut select = sqlx::QueryBuilder::new(RAW_COLUMNS);
+            select
+                .push(" WHERE site = ")
+                .push_bind(site)
+                .push(" AND ts >= ")
+                .push_bind(from_ms)
+                .push(" AND ts < ")
+                .push_bind(to_ms)
+                .push(" AND id > ")
+                .push_bind(after_id)
+                .push(" ORDER BY id");
             select.build_query_as().fetch_all(pool).await?
         }))
     }
