@@ -110,7 +110,7 @@ overview() { # token -> total milliseconds of the seven queries, one after the o
 }
 
 stats() { # file of numbers -> "median max"
-    sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.0f %.0f", v[int((NR + 1) / 2)], v[NR] }'
+    sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.0f %.0f\n", v[int((NR + 1) / 2)], v[NR] }'
 }
 
 cat >"$WORK/post.lua" <<'LUA'
@@ -152,7 +152,12 @@ for backend in sqlite postgres; do
         sleep 0.1
     done
     token=$(cat "$WORK/data-$backend/admin.token")
-    overview "$token" >/dev/null # warm-up
+    # Every query must answer 200 (a failing one would be fast and meaningless).
+    for q in "${QUERIES[@]}"; do
+        code=$(curl -s -o "$WORK/answer.json" -w '%{http_code}' -H "Authorization: Bearer $token" \
+            -H 'content-type: application/json' -d "$q" "http://127.0.0.1:$((CP_PORT + 100))/api/v2/query")
+        [ "$code" = 200 ] || { echo "query failed ($code): $q"; cat "$WORK/answer.json"; exit 1; }
+    done
     : >"$WORK/ov-$backend"
     for _ in $(seq 1 "$ROUNDS"); do overview "$token" >>"$WORK/ov-$backend"; done
     read -r med max < <(stats "$WORK/ov-$backend")

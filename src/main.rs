@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Dashboard users: `add`, `remove`, `passwd`, `list`.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Generate traffic for one site (benchmarks, trying the statistics): page views,
     /// goals, sources, campaigns, countries and devices over past days, then rolled up.
     Seed {
@@ -94,6 +99,42 @@ enum Command {
         /// Over how many days, ending yesterday.
         #[arg(long, default_value_t = 30)]
         days: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create (or replace) a user with roles per site; the password comes from stdin
+    /// with `--password-stdin`, else one is generated and printed once.
+    Add {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        username: String,
+        /// `SITE:owner` (everything, including consent-record export) or `SITE:viewer`
+        /// (statistics only); repeat for several sites.
+        #[arg(long = "site", required = true, value_name = "SITE:ROLE")]
+        sites: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a user and end their sessions.
+    Remove {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        username: String,
+    },
+    /// Set a new password (stdin with `--password-stdin`, else generated); sessions end.
+    Passwd {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users with their sites and roles.
+    List {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
     },
 }
 
@@ -159,6 +200,7 @@ fn main() -> ExitCode {
         Command::GaCheck { config, site } => {
             report(runtime().and_then(|rt| rt.block_on(ga_check(&config, &site))))
         }
+        Command::User { action } => report(runtime().and_then(|rt| rt.block_on(user(action)))),
         Command::Token { action } => report(runtime().and_then(|rt| rt.block_on(token(action)))),
         Command::Seed {
             config,
@@ -356,6 +398,91 @@ async fn token(action: TokenAction) -> anyhow::Result<()> {
             let (_, store) = open_store(&config).await?;
             anyhow::ensure!(store.remove_token(&id).await?, "no token with id `{id}`");
             println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+/// The password: a line from stdin, or a new random one printed once.
+fn password(from_stdin: bool) -> anyhow::Result<String> {
+    use consent_proxy::dashboard::session::random_hex;
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(
+            password.chars().count() >= 10,
+            "the password must have at least 10 characters"
+        );
+        Ok(password)
+    } else {
+        let password = random_hex(12);
+        println!("password: {password}");
+        Ok(password)
+    }
+}
+
+async fn user(action: UserAction) -> anyhow::Result<()> {
+    use consent_proxy::dashboard::session::{Role, hash_password};
+    match action {
+        UserAction::Add {
+            config,
+            username,
+            sites,
+            password_stdin,
+        } => {
+            let (cfg, store) = open_store(&config).await?;
+            anyhow::ensure!(
+                !username.is_empty()
+                    && username.len() <= 64
+                    && username
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || "._-@".contains(c)),
+                "a user name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`"
+            );
+            let mut roles = Vec::new();
+            for spec in &sites {
+                let (site, role) = spec.split_once(':').unwrap_or((spec, "viewer"));
+                anyhow::ensure!(
+                    cfg.sites.iter().any(|s| s.name == site),
+                    "no site named `{site}` in {}",
+                    config.display()
+                );
+                anyhow::ensure!(
+                    Role::parse(role).is_some(),
+                    "`{role}` is not a role (owner or viewer)"
+                );
+                roles.push((site.to_owned(), role.to_owned()));
+            }
+            let hash = hash_password(&password(password_stdin)?).map_err(anyhow::Error::msg)?;
+            let now = i64::try_from(consent_proxy::clock::unix_now())?;
+            store.put_user(&username, &hash, &roles, now).await?;
+            eprintln!("user {username} can log in at the admin listener's /dashboard");
+        }
+        UserAction::Remove { config, username } => {
+            let (_, store) = open_store(&config).await?;
+            anyhow::ensure!(store.remove_user(&username).await?, "no user `{username}`");
+            println!("user {username} removed");
+        }
+        UserAction::Passwd {
+            config,
+            username,
+            password_stdin,
+        } => {
+            let (_, store) = open_store(&config).await?;
+            let hash = hash_password(&password(password_stdin)?).map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(
+                store.set_password(&username, &hash).await?,
+                "no user `{username}`"
+            );
+            eprintln!("password of {username} changed; their sessions ended");
+        }
+        UserAction::List { config } => {
+            let (_, store) = open_store(&config).await?;
+            for u in store.users().await? {
+                let sites: Vec<String> = u.sites.iter().map(|(s, r)| format!("{s}:{r}")).collect();
+                println!("{}\t{}", u.username, sites.join(","));
+            }
         }
     }
     Ok(())

@@ -413,6 +413,10 @@ async fn tokens_are_checked_and_scoped_to_sites() {
     let (status, answer) = query(admin, Some("cp_scoped_secret"), &body(SITE_A)).await;
     assert_eq!(status, 403, "{answer}");
     assert!(answer.get("results").is_none());
+    // All sites, for a scoped token, are its own sites only.
+    let (status, answer) = query(admin, Some("cp_scoped_secret"), &body("*")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(rows(&answer), vec![(vec![], vec![json!(1)])]);
     // Unknown sites look the same to a scoped token; the admin token is told.
     let (status, _) = query(admin, Some("cp_scoped_secret"), &body("nosuch.test")).await;
     assert_eq!(status, 403);

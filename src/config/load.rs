@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::{
-    CollectConfig, Config, ConfigError, GeoipConfig, PrivacyConfig, Problem, RetentionConfig,
-    ServerConfig, SiteConfig, StorageConfig, validate,
+    CollectConfig, Config, ConfigError, DashboardConfig, GeoipConfig, PrivacyConfig, Problem,
+    RetentionConfig, ServerConfig, SiteConfig, StorageConfig, validate,
 };
 
 pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> {
@@ -23,6 +23,7 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     let retention = take_section::<RetentionConfig>(&mut table, "retention", &mut problems);
     let mut geoip = take_section::<GeoipConfig>(&mut table, "geoip", &mut problems);
     let collect = take_section::<CollectConfig>(&mut table, "collect", &mut problems);
+    let dashboard = take_section::<DashboardConfig>(&mut table, "dashboard", &mut problems);
     let sites = match table.remove("site") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -42,7 +43,7 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         problems.push(Problem::global(
             key.as_str(),
             "unknown section (expected `server`, `privacy`, `storage`, `retention`, `geoip`, \
-             `collect` or `site`)",
+             `collect`, `dashboard` or `site`)",
         ));
     }
 
@@ -50,8 +51,17 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     let mut server = server;
     resolve_paths(&source, server.as_mut(), geoip.as_mut(), &mut sites);
     validate::check_sites(&mut sites, &mut problems);
-    let (Some(server), Some(privacy), Some(storage), Some(retention), Some(geoip), Some(collect)) =
-        (server, privacy, storage, retention, geoip, collect)
+    let (
+        Some(server),
+        Some(privacy),
+        Some(storage),
+        Some(retention),
+        Some(geoip),
+        Some(collect),
+        Some(dashboard),
+    ) = (
+        server, privacy, storage, retention, geoip, collect, dashboard,
+    )
     else {
         return Err(ConfigError {
             file: source,
@@ -75,6 +85,7 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         retention,
         geoip,
         collect,
+        dashboard,
         sites,
     })
 }

@@ -33,6 +33,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub geoip: GeoipConfig,
     pub collect: CollectConfig,
+    pub dashboard: DashboardConfig,
     pub sites: Vec<SiteConfig>,
 }
 
@@ -241,6 +242,14 @@ impl Default for PrivacyConfig {
             ipv6_prefix: 48,
         }
     }
+}
+
+/// `[dashboard]`: the marketers' dashboard on the admin listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// A line shown on every dashboard page (e.g. "Demo data: generated traffic").
+    pub notice: Option<String>,
 }
 
 /// `[storage]`: where consent records, statistics and the GA queue are kept.

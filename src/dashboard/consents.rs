@@ -141,7 +141,7 @@ const CSV_HEADER: &str = "consent_id,site,recorded,expires,policy_version,grante
 
 /// RFC 4180 CSV. Every field is quoted; a leading `=`, `+`, `-` or `@` is prefixed with
 /// `'` so a spreadsheet never runs a cell as a formula (OWASP CSV injection).
-fn to_csv(records: &[StoredConsent]) -> String {
+pub(super) fn to_csv(records: &[StoredConsent]) -> String {
     let mut out = String::from(CSV_HEADER);
     for r in records {
         let fields = [
@@ -158,20 +158,25 @@ fn to_csv(records: &[StoredConsent]) -> String {
             r.ip.clone(),
             r.browser.clone(),
         ];
-        for (i, field) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('"');
-            if field.starts_with(['=', '+', '-', '@']) {
-                out.push('\'');
-            }
-            out.push_str(&field.replace('"', "\"\""));
-            out.push('"');
-        }
-        out.push_str("\r\n");
+        csv_line(&mut out, &fields);
     }
     out
+}
+
+/// One CSV line of `fields` (see [`to_csv`]).
+pub(super) fn csv_line(out: &mut String, fields: &[String]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        if field.starts_with(['=', '+', '-', '@']) {
+            out.push('\'');
+        }
+        out.push_str(&field.replace('"', "\"\""));
+        out.push('"');
+    }
+    out.push_str("\r\n");
 }
 
 #[cfg(test)]

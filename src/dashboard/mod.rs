@@ -1,5 +1,6 @@
-//! The admin listener: health, metrics, the consent-record API and the stats API; the
-//! dashboard joins it. It runs on its own address, never on the public sites' hosts.
+//! The admin listener: health, metrics, the consent-record API, the stats API and the
+//! marketers' dashboard (`/dashboard`, behind a login). It runs on its own address, never
+//! on the public sites' hosts.
 //!
 //! `/healthz` and `/metrics` are open (probes and Prometheus on a private network);
 //! everything under `/api/` needs a token (`Authorization: Bearer …`): consent records
@@ -7,6 +8,9 @@
 
 pub mod auth;
 mod consents;
+pub mod html;
+mod pages;
+pub mod session;
 pub mod stats_api;
 
 use std::sync::Arc;
@@ -40,6 +44,10 @@ pub struct Admin {
     pub sites: crate::stats::rollup::Sites,
     /// Today's events in memory, shared by the stats queries.
     pub open_days: Arc<crate::stats::today::OpenDays>,
+    /// Failed dashboard logins, per user name and address.
+    pub logins: Arc<session::LoginLimiter>,
+    /// A line shown on every dashboard page (the demo says its data is generated).
+    pub notice: Option<Arc<str>>,
 }
 
 /// Serves the admin routes on `listener` until `shutdown` flips. Connections get the same
@@ -63,7 +71,7 @@ pub async fn serve(
         let stream = tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "admin accept failed; pausing for 100 ms");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -71,6 +79,7 @@ pub async fn serve(
                 }
             },
         };
+        let (stream, peer) = stream;
         let activity = Activity::new();
         let io = Watched::new(stream, Arc::clone(&activity));
         let app = app.clone();
@@ -78,9 +87,10 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let requests = Arc::clone(&activity);
-            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+            let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
                 let in_flight = requests.request();
                 let app = app.clone();
+                req.extensions_mut().insert(session::Peer(peer.ip()));
                 async move {
                     let resp = app.oneshot(req.map(axum::body::Body::new)).await;
                     resp.map(|r| r.map(|body| Tracked::new(body, in_flight)))
@@ -108,11 +118,30 @@ pub fn router(admin: Admin) -> Router {
             admin.clone(),
             auth::require_reader,
         ));
+    let dashboard = Router::new()
+        .route("/dashboard", get(pages::overview))
+        .route("/dashboard/export.csv", get(pages::export))
+        .route("/dashboard/consents.csv", get(pages::consent_records))
+        .route("/dashboard/logout", axum::routing::post(session::logout))
+        .route_layer(middleware::from_fn_with_state(
+            admin.clone(),
+            session::require_session,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus))
+        .route(
+            "/dashboard/login",
+            get(session::login_form).post(session::login),
+        )
+        .route("/dashboard/style.css", get(pages::style))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/dashboard") }),
+        )
         .merge(api)
         .merge(stats)
+        .merge(dashboard)
         .with_state(admin)
 }
 

@@ -4,7 +4,8 @@
 //! consent (`consent_*`) and enforcement (`enforcement_*`) metrics as extensions. And
 //! Plausible's v1 realtime endpoint, `GET /api/v1/stats/realtime/visitors?site_id=`.
 //!
-//! `site_id` is one of a site's host names (Plausible's convention) or its `name`.
+//! `site_id` is one of a site's host names (Plausible's convention) or its `name`; `*`
+//! adds up every site the caller may read (an extension).
 //! Answers are JSON only: whatever a stranger put into a path or a referrer comes back
 //! as a JSON string, never as markup.
 
@@ -42,16 +43,29 @@ pub async fn query(
             );
         }
     };
-    let site = match readable_site(&admin, &access, &request.site_id) {
-        Ok(site) => site,
-        Err(resp) => return *resp,
+    let sites: Vec<String> = if request.site_id == "*" {
+        admin
+            .sites
+            .load()
+            .iter()
+            .filter(|s| access.may_read(&s.name))
+            .map(|s| s.name.clone())
+            .collect()
+    } else {
+        match readable_site(&admin, &access, &request.site_id) {
+            Ok(site) => vec![site.name],
+            Err(resp) => return *resp,
+        }
     };
     let now = crate::clock::unix_now_ms();
     let today = now.div_euclid(DAY_MS);
-    let first = match admin.store.first_event_day(&site.name).await {
-        Ok(first) => first.unwrap_or(today),
-        Err(e) => return unavailable(&e),
-    };
+    let mut first = today;
+    for site in &sites {
+        match admin.store.first_event_day(site).await {
+            Ok(day) => first = first.min(day.unwrap_or(today)),
+            Err(e) => return unavailable(&e),
+        }
+    }
     let query = match Query::check(&request, today, first) {
         Ok(q) => q,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
@@ -62,11 +76,16 @@ pub async fn query(
         open: &admin.open_days,
         today,
     };
-    let answer = match crate::stats::answer(source, &site.name, &query).await {
+    let answer = match crate::stats::answer(source, &sites, &query).await {
         Ok(a) => a,
         Err(e) => return unavailable(&e),
     };
-    tracing::debug!(site = %site.name, ms = started.elapsed().as_millis() as u64, rows = answer.total_rows, "stats query");
+    tracing::debug!(
+        sites = sites.len(),
+        ms = started.elapsed().as_millis() as u64,
+        rows = answer.total_rows,
+        "stats query"
+    );
     let results: Vec<Value> = answer
         .rows
         .iter()

@@ -7,6 +7,8 @@ pub mod site;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use crate::config::Config;
 use crate::server;
 
@@ -59,6 +61,39 @@ impl Drop for RunDir {
     }
 }
 
+/// 30 days of generated traffic (once per data directory) and a `demo` user with a new
+/// password, returned to be printed.
+async fn demo_statistics(config: &Config) -> anyhow::Result<String> {
+    use crate::stats::seed::{Plan, seed, seed_consent};
+    let store = crate::store::Store::open(&config.storage.url, &config.server.data_dir).await?;
+    let site = config.sites.first().context("the demo has a site")?;
+    let today = crate::clock::unix_now_ms().div_euclid(crate::store::rollup::DAY_MS);
+    if store.first_event_day(&site.name).await?.is_none() {
+        let plan = Plan {
+            site: site.name.clone(),
+            host: site.hosts.first().cloned().unwrap_or_default(),
+            events: 30 * 1500,
+            days: 30,
+            until_day: today,
+            seed: 2026,
+        };
+        seed(&store, &plan).await?;
+        seed_consent(&store, &plan, 600).await?;
+        crate::stats::rollup::catch_up(&store, &site.name, crate::clock::unix_now_ms()).await?;
+    }
+    let password = crate::dashboard::session::random_hex(8);
+    let hash = crate::dashboard::session::hash_password(&password).map_err(anyhow::Error::msg)?;
+    store
+        .put_user(
+            "demo",
+            &hash,
+            &[(site.name.clone(), "owner".into())],
+            i64::try_from(crate::clock::unix_now())?,
+        )
+        .await?;
+    Ok(password)
+}
+
 /// Starts the demo site and the proxy in front of it; returns when a signal stops it.
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let site_addr = site::start("127.0.0.1:0".parse()?).await?;
@@ -88,6 +123,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     for site in &mut config.sites {
         site.upstream = format!("http://{site_addr}");
     }
+    config.dashboard.notice = Some(
+        "Demo data: the last 30 days are generated traffic (consent-proxy demo); \
+         your own visits to the demo site are added to today."
+            .into(),
+    );
+    let password = demo_statistics(&config).await?;
     let handle = server::start(config).await?;
     let proxy = handle.http_addrs.first().copied().unwrap_or(options.listen);
     let admin = handle.admin_addr.unwrap_or(options.admin);
@@ -104,6 +145,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     );
     println!(
         "                               http://localhost:{}/metrics",
+        admin.port()
+    );
+    println!(
+        "  Dashboard:                   http://localhost:{}/dashboard   user demo, password {password}",
         admin.port()
     );
     println!("  Consent records (CSV):");

@@ -198,6 +198,7 @@ pub async fn start_with_metrics(
     ));
     let ga_targets: crate::ga::forwarder::Targets =
         Arc::new(ArcSwap::from_pointee(ga_targets(&config)));
+    let config_notice: Option<Arc<str>> = config.dashboard.notice.as_deref().map(Arc::from);
     let stats_sites: crate::stats::rollup::Sites = Arc::new(ArcSwap::from_pointee(
         crate::stats::rollup::sites_of(&config),
     ));
@@ -271,6 +272,8 @@ pub async fn start_with_metrics(
                     token: Arc::new(admin_token),
                     sites: Arc::clone(&stats_sites),
                     open_days: Arc::default(),
+                    logins: Arc::default(),
+                    notice: config_notice.clone(),
                 },
                 shared.silence,
                 shutdown_rx.clone(),

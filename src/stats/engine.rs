@@ -38,11 +38,16 @@ pub struct Source<'a> {
     pub today: i64,
 }
 
-/// Runs `query` for the site named `site`.
-pub async fn answer(src: Source<'_>, site: &str, query: &Query) -> Result<Answer, StoreError> {
-    let current = values(src, site, query, query.range).await?;
+/// Runs `query` over the sites named `sites` (one, or several added up: every count is
+/// additive across sites, the visitor hash being per site).
+pub async fn answer(
+    src: Source<'_>,
+    sites: &[String],
+    query: &Query,
+) -> Result<Answer, StoreError> {
+    let current = values(src, sites, query, query.range).await?;
     let previous = if query.compare {
-        Some(values(src, site, query, query.range.previous()).await?)
+        Some(values(src, sites, query, query.range.previous()).await?)
     } else {
         None
     };
@@ -114,18 +119,18 @@ fn labels(range: Range, dim: Option<Dim>) -> Vec<String> {
 /// Metric values per group for one range.
 async fn values(
     src: Source<'_>,
-    site: &str,
+    sites: &[String],
     query: &Query,
     range: Range,
 ) -> Result<HashMap<Key, Vec<Value>>, StoreError> {
     let dims = query.traffic_dims();
     let traffic = if query.metrics.iter().any(|m| m.is_traffic()) {
-        Some(counts(src, site, range, &dims, &query.filter).await?)
+        Some(summed(src, sites, range, &dims, &query.filter).await?)
     } else {
         None
     };
     let total_visitors = if query.metrics.contains(&Metric::Percentage) {
-        let all = counts(src, site, range, &[], &query.filter).await?;
+        let all = summed(src, sites, range, &[], &query.filter).await?;
         all.get(&Key::default()).map_or(0, |c| c.visitors)
     } else {
         0
@@ -136,7 +141,7 @@ async fn values(
         let without_goal: Vec<Dim> = dims.iter().copied().filter(|d| *d != Dim::Goal).collect();
         Some((
             dims.iter().position(|d| *d == Dim::Goal),
-            counts(src, site, range, &without_goal, &strip_goal(&query.filter)).await?,
+            summed(src, sites, range, &without_goal, &strip_goal(&query.filter)).await?,
         ))
     } else {
         None
@@ -146,12 +151,12 @@ async fn values(
         .iter()
         .any(|m| matches!(m, Metric::Consent(_)))
     {
-        Some(funnel(src.store, site, range, &query.dimensions).await?)
+        Some(funnel(src.store, sites, range, &query.dimensions).await?)
     } else {
         None
     };
     let proof = if query.metrics.iter().any(|m| matches!(m, Metric::Proof(_))) {
-        Some(proof(src.store, site, range, &query.dimensions).await?)
+        Some(proof(src.store, sites, range, &query.dimensions).await?)
     } else {
         None
     };
@@ -311,6 +316,23 @@ fn sort(rows: &mut [Row], order: &[(Sort, bool)]) {
     });
 }
 
+/// Traffic counts per group over `range`, added up over `sites`.
+async fn summed(
+    src: Source<'_>,
+    sites: &[String],
+    range: Range,
+    dims: &[Dim],
+    filter: &Filter,
+) -> Result<HashMap<Key, Counts>, StoreError> {
+    let mut out: HashMap<Key, Counts> = HashMap::new();
+    for site in sites {
+        for (key, c) in counts(src, site, range, dims, filter).await? {
+            *out.entry(key).or_default() += c;
+        }
+    }
+    Ok(out)
+}
+
 /// Traffic counts per group over `range`.
 pub async fn counts(
     src: Source<'_>,
@@ -420,25 +442,30 @@ async fn raw(
     } else {
         None
     };
-    let visits = visits::visits(
-        events
-            .iter()
-            .chain(today.iter().flat_map(|snapshot| snapshot.events())),
-    );
+    // Past days and today never share a visit (a visit is within one UTC day).
+    let mut visits = visits::visits(&events);
+    if let Some(snapshot) = &today {
+        visits.extend(snapshot.visits());
+    }
     Ok(visits::group(&visits, dims, filter))
 }
 
 /// Funnel counts per group (time label or none) and metric.
 async fn funnel(
     store: &Store,
-    site: &str,
+    sites: &[String],
     range: Range,
     dims: &[Dimension],
 ) -> Result<HashMap<Key, HashMap<String, i64>>, StoreError> {
     let time = dims.iter().find_map(|d| d.time());
-    let rows = store
-        .funnel_hours(site, range.from * 24, range.to * 24)
-        .await?;
+    let mut rows = Vec::new();
+    for site in sites {
+        rows.extend(
+            store
+                .funnel_hours(site, range.from * 24, range.to * 24)
+                .await?,
+        );
+    }
     let mut out: HashMap<Key, HashMap<String, i64>> = HashMap::new();
     for (hour, metric, n) in rows {
         let day = hour.div_euclid(24);
@@ -456,11 +483,14 @@ async fn funnel(
 /// Enforcement counts per group (time label, category) and action.
 async fn proof(
     store: &Store,
-    site: &str,
+    sites: &[String],
     range: Range,
     dims: &[Dimension],
 ) -> Result<HashMap<Key, HashMap<String, i64>>, StoreError> {
-    let rows = store.enforcement(site, range.from, range.to).await?;
+    let mut rows = Vec::new();
+    for site in sites {
+        rows.extend(store.enforcement(site, range.from, range.to).await?);
+    }
     let mut out: HashMap<Key, HashMap<String, i64>> = HashMap::new();
     for r in rows {
         let key = Key(dims

@@ -210,3 +210,46 @@ pub async fn seed(store: &Store, plan: &Plan) -> Result<u64, StoreError> {
         .await?;
     Ok(written)
 }
+
+/// The consent funnel and the proof of enforcement of generated days, in proportion to
+/// `visits_per_day`: about 55 % accept all, 30 % reject all, 15 % choose; 3 % with GPC.
+pub async fn seed_consent(
+    store: &Store,
+    plan: &Plan,
+    visits_per_day: i64,
+) -> Result<(), StoreError> {
+    let mut rng = Rng(plan.seed ^ 0xC0_5E_17);
+    let mut funnel = Vec::new();
+    let mut proof = Vec::new();
+    for day in plan.until_day - plan.days..plan.until_day {
+        let shown = visits_per_day / 2 + i64::try_from(rng.below(50)).unwrap_or(0);
+        let accept = shown * 55 / 100;
+        let reject = shown * 30 / 100;
+        let custom = shown * 15 / 100;
+        let hour = day * 24 + 10;
+        for (metric, n) in [
+            ("banner_shown", shown),
+            ("accept_all", accept),
+            ("reject_all", reject),
+            ("custom", custom),
+            ("granted_preferences", accept + custom / 2),
+            ("granted_analytics", accept + custom * 2 / 3),
+            ("granted_marketing", accept + custom / 4),
+            ("gpc", shown * 3 / 100),
+        ] {
+            funnel.push((plan.site.clone(), hour, metric, n));
+        }
+        for (category, action, n) in [
+            ("analytics", "script", reject * 2),
+            ("marketing", "script", reject + custom / 2),
+            ("marketing", "pixel", reject),
+            ("marketing", "iframe", reject / 4),
+            ("analytics", "response", reject),
+            ("marketing", "request", reject / 3),
+        ] {
+            proof.push((plan.site.clone(), day, category, action, n));
+        }
+    }
+    store.add_funnel(&funnel).await?;
+    store.add_enforcement(&proof).await
+}

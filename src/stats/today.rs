@@ -11,20 +11,60 @@ use crate::store::rollup::{DAY_MS, RawEvent};
 use crate::store::{Store, StoreError};
 
 /// How old a snapshot may be before a query refreshes it.
-pub const REFRESH: Duration = Duration::from_secs(2);
+pub const REFRESH: Duration = Duration::from_secs(5);
 
-/// Today's events of one site, in chunks shared between snapshots.
+/// One visit: (day, visitor, its events as (chunk, index) in time order).
+type VisitAt = (i64, i64, Vec<(u32, u32)>);
+
+/// Today's events of one site, in chunks shared between snapshots, and their visits
+/// (cut once per snapshot, not once per query).
 #[derive(Debug)]
 pub struct Snapshot {
     day: i64,
     last_id: i64,
     taken: Instant,
     chunks: Vec<Arc<Vec<RawEvent>>>,
+    visits: Vec<VisitAt>,
 }
 
 impl Snapshot {
     pub fn events(&self) -> impl Iterator<Item = &RawEvent> {
         self.chunks.iter().flat_map(|c| c.iter())
+    }
+
+    /// Today's visits.
+    pub fn visits(&self) -> Vec<super::visits::Visit<'_>> {
+        self.visits
+            .iter()
+            .map(|(day, visitor, at)| super::visits::Visit {
+                day: *day,
+                visitor: *visitor,
+                events: at
+                    .iter()
+                    .map(|(c, i)| &self.chunks[*c as usize][*i as usize])
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn cut(chunks: &[Arc<Vec<RawEvent>>]) -> Vec<VisitAt> {
+        let mut all: Vec<&RawEvent> = Vec::new();
+        let mut at: Vec<(u32, u32)> = Vec::new();
+        for (c, chunk) in chunks.iter().enumerate() {
+            for (i, e) in chunk.iter().enumerate() {
+                all.push(e);
+                at.push((
+                    u32::try_from(c).unwrap_or(u32::MAX),
+                    u32::try_from(i).unwrap_or(u32::MAX),
+                ));
+            }
+        }
+        super::visits::cut(&all)
+            .into_iter()
+            .map(|(day, visitor, indices)| {
+                (day, visitor, indices.into_iter().map(|i| at[i]).collect())
+            })
+            .collect()
     }
 }
 
@@ -61,11 +101,13 @@ impl OpenDays {
         if !new.is_empty() {
             chunks.push(Arc::new(new));
         }
+        let visits = Snapshot::cut(&chunks);
         let snapshot = Arc::new(Snapshot {
             day,
             last_id,
             taken,
             chunks,
+            visits,
         });
         sites.insert(site.to_owned(), Arc::clone(&snapshot));
         Ok(snapshot)

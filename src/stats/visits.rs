@@ -65,35 +65,40 @@ impl<'a> Visit<'a> {
 
 /// Cuts events (any order) into visits.
 pub fn visits<'a>(events: impl IntoIterator<Item = &'a RawEvent>) -> Vec<Visit<'a>> {
-    let mut by_visitor: HashMap<(i64, i64), Vec<&RawEvent>> = HashMap::new();
-    for e in events {
+    let all: Vec<&RawEvent> = events.into_iter().collect();
+    cut(&all)
+        .into_iter()
+        .map(|(day, visitor, at)| Visit {
+            day,
+            visitor,
+            events: at.into_iter().map(|i| all[i]).collect(),
+        })
+        .collect()
+}
+
+/// The visits of `events` as (day, visitor, indices into `events` in time order).
+pub fn cut(events: &[&RawEvent]) -> Vec<(i64, i64, Vec<usize>)> {
+    let mut by_visitor: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
         by_visitor
             .entry((e.ts.div_euclid(DAY_MS), e.visitor))
             .or_default()
-            .push(e);
+            .push(i);
     }
     let mut visits = Vec::with_capacity(by_visitor.len());
     for ((day, visitor), mut list) in by_visitor {
-        list.sort_by_key(|e| e.ts);
-        let mut current: Vec<&RawEvent> = Vec::new();
-        for e in list {
+        list.sort_by_key(|i| events[*i].ts);
+        let mut current: Vec<usize> = Vec::new();
+        for i in list {
             if let Some(last) = current.last()
-                && e.ts - last.ts >= VISIT_TIMEOUT_MS
+                && events[i].ts - events[*last].ts >= VISIT_TIMEOUT_MS
             {
-                visits.push(Visit {
-                    day,
-                    visitor,
-                    events: std::mem::take(&mut current),
-                });
+                visits.push((day, visitor, std::mem::take(&mut current)));
             }
-            current.push(e);
+            current.push(i);
         }
         if !current.is_empty() {
-            visits.push(Visit {
-                day,
-                visitor,
-                events: current,
-            });
+            visits.push((day, visitor, current));
         }
     }
     visits

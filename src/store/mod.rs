@@ -19,6 +19,7 @@ pub mod retention;
 pub mod rollup;
 pub mod salts;
 pub mod tokens;
+pub mod users;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -153,11 +153,28 @@ mod tests {
             })
             .await
             .unwrap();
+        let today = now.div_euclid(day);
+        let row = crate::store::rollup::Rolled {
+            dim: "",
+            value: String::new(),
+            counts: crate::store::rollup::Counts::default(),
+        };
+        for age in [800, 700] {
+            store
+                .write_rollup("s", today - age, 0, std::slice::from_ref(&row))
+                .await
+                .unwrap();
+        }
         sweep(&store, &RetentionConfig::default()).await;
         assert_eq!(
             store.count_events("s", 0, i64::MAX).await.unwrap(),
             2,
             "the 100-day-old one went"
+        );
+        assert_eq!(
+            store.rolled_days("s", 0, today).await.unwrap(),
+            vec![today - 700],
+            "rollups are kept 25 months: the 800-day-old day went"
         );
     }
 }
