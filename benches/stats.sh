@@ -134,15 +134,17 @@ for backend in sqlite postgres; do
     start=$(date +%s.%N)
     "$BIN" seed --config "$cfg" --site bench --events "$EVENTS" --days 90 2>"$WORK/seed-$backend.log"
     seed_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+    today=$(( $(date +%s) / 86400 ))
+    days="day >= $((today - 29)) AND day < $((today + 1))"
     if [ "$backend" = sqlite ]; then
         size=$(du -cb "$WORK/data-sqlite"/bench.db* | tail -1 | cut -f1)
         echo "-- SQLite query plan of a rollup breakdown:" >"$WORK/plan-$backend.txt"
-        sqlite3 "$WORK/data-sqlite/bench.db" "EXPLAIN QUERY PLAN SELECT value, SUM(visitors) FROM rollups WHERE site = 'bench' AND dim = 'event:page' AND day >= 20000 AND day < 20030 GROUP BY value" >>"$WORK/plan-$backend.txt"
+        sqlite3 "$WORK/data-sqlite/bench.db" "EXPLAIN QUERY PLAN SELECT value, SUM(visitors) FROM rollups WHERE site = 'bench' AND dim = 'event:page' AND $days GROUP BY value" >>"$WORK/plan-$backend.txt"
         sqlite3 "$WORK/data-sqlite/bench.db" "EXPLAIN QUERY PLAN SELECT ts, visitor FROM events WHERE site = 'bench' AND ts >= 0 AND ts < 1 ORDER BY ts" >>"$WORK/plan-$backend.txt"
     else
         size=$(psql "$url" -Atc "SELECT pg_database_size(current_database())")
         echo "-- PostgreSQL query plan of a rollup breakdown:" >"$WORK/plan-$backend.txt"
-        psql "$url" -Atc "EXPLAIN SELECT value, SUM(visitors) FROM rollups WHERE site = 'bench' AND dim = 'event:page' AND day >= 20000 AND day < 20030 GROUP BY value" >>"$WORK/plan-$backend.txt"
+        psql "$url" -Atc "EXPLAIN SELECT value, SUM(visitors) FROM rollups WHERE site = 'bench' AND dim = 'event:page' AND $days GROUP BY value" >>"$WORK/plan-$backend.txt"
     fi
     RUST_LOG=warn "$BIN" serve --config "$cfg" 2>"$WORK/serve-$backend.log" &
     pid=$!

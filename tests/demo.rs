@@ -165,3 +165,60 @@ fn consent_cookie_without_a_key_says_what_to_do() {
         "no new key is made up"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_dashboard_is_populated_and_its_printed_login_works() {
+    let (child, printed) = start_demo(&[]);
+    let line = printed
+        .iter()
+        .find(|l| l.contains("Dashboard:"))
+        .expect("dashboard line printed");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("URL")
+        .replace("localhost", "127.0.0.1");
+    let password = line.split("password ").nth(1).expect("password").trim();
+    assert!(line.contains("user demo"), "{line}");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = url.replace("/dashboard", "/dashboard/login");
+    let resp = client
+        .post(&login)
+        .form(&[("username", "demo"), ("password", password)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303, "the printed login works");
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = client
+        .get(&url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("dashboard")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("Demo data"), "labelled as demo data");
+    let visitors: i64 = html
+        .split("data-metric=\"visitors\"><dt>Unique visitors</dt><dd><span class=\"value\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .map(|n| n.replace('\u{202f}', ""))
+        .and_then(|n| n.parse().ok())
+        .expect("the visitors card");
+    assert!(visitors > 1000, "30 days of traffic: {visitors}");
+    assert!(
+        !html.contains("No data in this range.</p></section><section aria-labelledby=\"entry-h\"")
+    );
+    stop(child);
+}

@@ -127,12 +127,18 @@ impl Params {
                 "from" => p.from = v.into_owned(),
                 "to" => p.to = v.into_owned(),
                 "table" => p.table = v.into_owned(),
+                // `dimension:value`; dimension names hold a colon themselves.
                 "f" => {
-                    if let Some((d, val)) = v.split_once(':')
-                        && crate::stats::dims::Dim::parse(d).is_some_and(|d| !d.is_time())
+                    let dim = crate::stats::dims::Dim::ALL.into_iter().find(|d| {
+                        !d.is_time()
+                            && v.strip_prefix(d.name())
+                                .is_some_and(|rest| rest.starts_with(':'))
+                    });
+                    if let Some(d) = dim
                         && p.filters.len() < 8
                     {
-                        p.filters.push((d.to_owned(), val.to_owned()));
+                        let value = &v[d.name().len() + 1..];
+                        p.filters.push((d.name().to_owned(), value.to_owned()));
                     }
                 }
                 _ => {}
@@ -220,6 +226,25 @@ fn number(v: &Value) -> String {
             }
         }
         other => other.to_string(),
+    }
+}
+
+fn dim_label(dim: &str) -> &'static str {
+    match dim {
+        "event:page" => "Page",
+        "visit:entry_page" => "Entry page",
+        "visit:exit_page" => "Exit page",
+        "visit:source" => "Source",
+        "visit:utm_source" => "UTM source",
+        "visit:utm_medium" => "UTM medium",
+        "visit:utm_campaign" => "UTM campaign",
+        "visit:country" => "Country",
+        "visit:region" => "Region",
+        "visit:browser" => "Browser",
+        "visit:os" => "Operating system",
+        "visit:device" => "Device",
+        "event:goal" => "Goal",
+        _ => "Value",
     }
 }
 
@@ -497,7 +522,7 @@ async fn render(
             let _ = write!(
                 out,
                 "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">{}</th>",
-                esc(dim)
+                dim_label(dim)
             );
             for m in *metrics {
                 let _ = write!(

@@ -225,7 +225,9 @@ pub fn with_headers(status: StatusCode, body: String) -> Response {
             (header::CONTENT_SECURITY_POLICY, html::CSP),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
+            // `same-origin`, not `no-referrer`: with the latter a browser sends `Origin: null` on
+            // the login form, which the login CSRF check has to refuse.
+            (header::REFERRER_POLICY, "same-origin"),
             (header::X_FRAME_OPTIONS, "DENY"),
         ],
         body,
@@ -337,6 +339,8 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 #[derive(Debug, serde::Deserialize)]
 pub struct CsrfForm {
+    /// Missing is the same as wrong: `403`, not a form error.
+    #[serde(default)]
     csrf: String,
 }
 

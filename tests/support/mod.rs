@@ -518,3 +518,16 @@ pub fn consent_cookie(
         cookie.encode(&CookieKey::from_bytes(&key), "voipexpress", policy)
     )
 }
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
