@@ -27,7 +27,8 @@
 //!   refused categories, CSP.
 //! - [`proxy`] — one request through named phases: routing by host, header rules
 //!   (hop-by-hop, forwarding), the pooled upstream client, error pages, upgrades.
-//! - [`dashboard`] — the admin listener: `/healthz`, `/metrics`, the consent-record API.
+//! - [`dashboard`] — the admin listener: `/healthz`, `/metrics`, the consent-record API,
+//!   the stats API, the marketers' dashboard behind a login.
 //! - [`server`] — listeners (HTTP, HTTPS with SNI, admin), graceful shutdown, reload on
 //!   SIGHUP.
 //! - [`demo`] — the built-in demo site behind `consent-proxy demo`.

@@ -286,3 +286,118 @@ async fn strangers_strings_are_shown_inert() {
     .unwrap();
     assert!(csv.contains("\"x\"\"onmouseover=\"\"alert(3)\""), "{csv}");
 }
+
+/// `[dashboard] host`: the dashboard on a site host of the public HTTPS listener — there
+/// only the dashboard (not the site), a `Secure` session cookie, HTTP redirected.
+#[tokio::test]
+async fn the_dashboard_on_a_public_https_host() {
+    const STATS: &str = "stats.voipexpress.test";
+    let upstream = Upstream::start().await;
+    let certs = tempfile::tempdir().expect("dir");
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec![STATS.to_owned(), SITE_A.to_owned()])
+            .expect("cert");
+    std::fs::write(certs.path().join("c.pem"), cert.pem()).expect("cert");
+    std::fs::write(certs.path().join("c.key"), key_pair.serialize_pem()).expect("key");
+    let d = certs.path().display();
+    let proxy = Proxy::start(&format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+tls_listen = ["127.0.0.1:0"]
+data_dir = "data"
+
+[dashboard]
+host = "{STATS}"
+
+[[site]]
+name = "voipexpress"
+hosts = ["{SITE_A}", "{STATS}"]
+upstream = "http://{up}"
+jurisdiction = "nl"
+tls = {{ cert = "{d}/c.pem", key = "{d}/c.key" }}
+"#,
+        up = upstream.addr
+    ))
+    .await;
+    let store = Store::open("sqlite://consent-proxy.db", &proxy.dir.path().join("data"))
+        .await
+        .expect("store");
+    store
+        .put_user(
+            "olivia",
+            &hash_password("correct horse battery").unwrap(),
+            &[("voipexpress".into(), "viewer".into())],
+            0,
+        )
+        .await
+        .expect("user");
+    let tls = proxy.handle.tls_addrs[0];
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(STATS, tls)
+        .resolve(SITE_A, tls)
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem().as_bytes()).expect("pem"))
+        .build()
+        .expect("client");
+    let base = format!("https://{STATS}:{}", tls.port());
+    let resp = client
+        .post(format!("{base}/dashboard/login"))
+        .form(&[
+            ("username", "olivia"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303);
+    let set = support::set_cookies(&resp).remove(0);
+    assert!(
+        set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let page = client
+        .get(format!("{base}/dashboard"))
+        .header("cookie", set.split(';').next().unwrap())
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<h1>voipexpress</h1>"));
+    // The host serves nothing of the site, and the site's own host is still the site.
+    let before = upstream.count();
+    assert_eq!(
+        client
+            .get(format!("{base}/prijzen"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        404
+    );
+    assert_eq!(upstream.count(), before, "never proxied");
+    let site = client
+        .get(format!("https://{SITE_A}:{}/", tls.port()))
+        .send()
+        .await
+        .expect("site");
+    assert_ne!(site.status(), 404);
+    assert_eq!(upstream.count(), before + 1);
+    // Plain HTTP on the dashboard host goes to HTTPS.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(STATS, proxy.http())
+        .build()
+        .expect("client");
+    let resp = plain
+        .get(format!("http://{STATS}:{}/dashboard", proxy.http().port()))
+        .send()
+        .await
+        .expect("http");
+    assert_eq!(resp.status(), 308);
+    assert_eq!(
+        resp.headers()["location"],
+        format!("https://{STATS}/dashboard")
+    );
+}

@@ -70,6 +70,7 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     };
     validate::check_server(&server, &privacy, &sites, &mut problems);
     validate::check_storage(&storage, &retention, &sites, &mut problems);
+    validate::check_dashboard(&dashboard, &server, &sites, &mut problems);
     super::analytics::check(&geoip, &collect, &sites, &mut problems);
     if !problems.is_empty() {
         return Err(ConfigError {

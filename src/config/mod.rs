@@ -250,6 +250,10 @@ impl Default for PrivacyConfig {
 pub struct DashboardConfig {
     /// A line shown on every dashboard page (e.g. "Demo data: generated traffic").
     pub notice: Option<String>,
+    /// Also serve the dashboard (and only it) on this host of the public HTTPS listener,
+    /// for marketers outside the server room: one of a site's `hosts`, so its
+    /// certificate covers it; plain HTTP on it is redirected to HTTPS.
+    pub host: Option<String>,
 }
 
 /// `[storage]`: where consent records, statistics and the GA queue are kept.

@@ -347,6 +347,32 @@ fn check_consent(site: &mut SiteConfig, problems: &mut Vec<Problem>) {
 }
 
 /// Rules of `[storage]` and `[retention]`.
+pub(super) fn check_dashboard(
+    dashboard: &super::DashboardConfig,
+    server: &super::ServerConfig,
+    sites: &[SiteConfig],
+    problems: &mut Vec<Problem>,
+) {
+    let Some(host) = &dashboard.host else { return };
+    if !sites
+        .iter()
+        .any(|s| s.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+    {
+        problems.push(Problem::global(
+            "dashboard.host",
+            format!(
+                "`{host}` must be one of a site's `hosts` (its certificate serves the dashboard)"
+            ),
+        ));
+    }
+    if server.tls_listen.is_empty() {
+        problems.push(Problem::global(
+            "dashboard.host",
+            "needs `server.tls_listen`: the dashboard is served on public hosts over HTTPS only",
+        ));
+    }
+}
+
 pub(super) fn check_storage(
     storage: &super::StorageConfig,
     retention: &super::RetentionConfig,

@@ -64,6 +64,11 @@ impl Viewer {
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub IpAddr);
 
+/// Set by the public HTTPS listener on the dashboard host: the session cookie gets
+/// `Secure`.
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
 /// Argon2id with the crate's defaults (19 MiB, 2 passes: OWASP's recommendation).
 pub fn hash_password(password: &str) -> Result<String, String> {
     let mut bytes = [0u8; 16];
@@ -141,14 +146,6 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value.to_owned())
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Whether the request came over TLS (the cookie then gets `Secure`).
-fn over_tls(req_headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
-    uri.scheme_str() == Some("https")
-        || req_headers
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes() == b"https")
 }
 
 fn redirect(to: &str) -> Response {
@@ -258,8 +255,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
 pub async fn login(
     State(admin): State<Admin>,
     peer: Option<axum::Extension<Peer>>,
+    tls: Option<axum::Extension<OverTls>>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
     if !same_origin(&headers) {
@@ -319,11 +316,7 @@ pub async fn login(
         tracing::error!(error = %e, "cannot store a dashboard session");
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    let secure = if over_tls(&headers, &uri) {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if tls.is_some() { "; Secure" } else { "" };
     let mut resp = redirect("/dashboard");
     if let Ok(v) =
         format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={LIFETIME_SECS}{secure}")

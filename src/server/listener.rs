@@ -101,12 +101,20 @@ where
     let conn = Arc::new(conn);
     let state = Arc::clone(&shared.state);
     let requests = Arc::clone(&activity);
-    let service = service_fn(move |req| {
+    let dashboard = shared.dashboard.clone();
+    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let state = state.load_full();
         let conn = Arc::clone(&conn);
         let in_flight = requests.request();
+        let dashboard = dashboard
+            .as_ref()
+            .filter(|(host, _)| super::dashboard_host::is(&req, host))
+            .map(|(_, router)| router.clone());
         async move {
-            let resp = state.proxy.handle(req, &conn).await;
+            let resp = match dashboard {
+                Some(router) => super::dashboard_host::serve(router, req, &conn).await,
+                None => state.proxy.handle(req, &conn).await,
+            };
             Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, in_flight)))
         }
     });

@@ -4,6 +4,7 @@
 //! configuration atomically ([`ServerHandle::reload`]) and drains connections on
 //! [`ServerHandle::shutdown`]. [`signals::run`] connects both to SIGHUP/SIGTERM/SIGINT.
 
+mod dashboard_host;
 mod listener;
 pub mod signals;
 pub mod tls;
@@ -117,6 +118,8 @@ struct Shared {
     /// Where each site's GA events go; replaced on reload.
     ga_targets: crate::ga::forwarder::Targets,
     stats_sites: crate::stats::rollup::Sites,
+    /// `[dashboard] host` and the dashboard's routes, served on that host over HTTPS.
+    dashboard: Option<(String, axum::Router)>,
     /// Built once: protocol settings and limits apply to every connection.
     builder: auto::Builder<TokioExecutor>,
     tls: Option<TlsAcceptor>,
@@ -199,6 +202,11 @@ pub async fn start_with_metrics(
     let ga_targets: crate::ga::forwarder::Targets =
         Arc::new(ArcSwap::from_pointee(ga_targets(&config)));
     let config_notice: Option<Arc<str>> = config.dashboard.notice.as_deref().map(Arc::from);
+    let dashboard_host = config
+        .dashboard
+        .host
+        .as_deref()
+        .map(str::to_ascii_lowercase);
     let stats_sites: crate::stats::rollup::Sites = Arc::new(ArcSwap::from_pointee(
         crate::stats::rollup::sites_of(&config),
     ));
@@ -218,7 +226,17 @@ pub async fn start_with_metrics(
     };
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let admin_state = crate::dashboard::Admin {
+        metrics: Arc::clone(&metrics),
+        store: store.clone(),
+        token: Arc::new(admin_token),
+        sites: Arc::clone(&stats_sites),
+        open_days: Arc::default(),
+        logins: Arc::default(),
+        notice: config_notice,
+    };
     let shared = Arc::new(Shared {
+        dashboard: dashboard_host.map(|host| (host, crate::dashboard::router(admin_state.clone()))),
         state,
         metrics: Arc::clone(&metrics),
         key,
@@ -266,15 +284,7 @@ pub async fn start_with_metrics(
             let local = listener.local_addr().unwrap_or(addr);
             let task = tokio::spawn(crate::dashboard::serve(
                 listener,
-                crate::dashboard::Admin {
-                    metrics: Arc::clone(&metrics),
-                    store: store.clone(),
-                    token: Arc::new(admin_token),
-                    sites: Arc::clone(&stats_sites),
-                    open_days: Arc::default(),
-                    logins: Arc::default(),
-                    notice: config_notice.clone(),
-                },
+                admin_state,
                 shared.silence,
                 shutdown_rx.clone(),
             ));
