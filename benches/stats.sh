@@ -127,7 +127,7 @@ request = function()
 end
 LUA
 
-printf '\n%-10s %8s %10s %10s %12s %14s %14s %10s %10s\n' store events seed_s size_MB MB_per_1M overview_ms overview_max ingest/s p99_ms
+printf '\n%-10s %8s %10s %10s %12s %14s %14s %10s %10s\n' store events seed_s size_MB MB_per_1M overview_ms overview_max "ingest/s*" "p99*"
 for backend in sqlite postgres; do
     if [ "$backend" = sqlite ]; then url="sqlite://bench.db"; else url="$PG_URL"; fi
     cfg=$(config "$url" "$backend")
@@ -163,7 +163,20 @@ for backend in sqlite postgres; do
     : >"$WORK/ov-$backend"
     for _ in $(seq 1 "$ROUNDS"); do overview "$token" >>"$WORK/ov-$backend"; done
     read -r med max < <(stats "$WORK/ov-$backend")
-    # Ingest while the overview is asked in a loop.
+    # Ingest alone, then while dashboards ask: the overview once a second (a marketer
+    # clicking through), then back to back (the worst case: a core busy with queries).
+    wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/post.lua" "http://127.0.0.1:$CP_PORT/_cp/collect" >"$WORK/wrk-alone-$backend.out" 2>&1 || true
+    alone=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk-alone-$backend.out")
+    alone99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk-alone-$backend.out")
+    : >"$WORK/ovpaced-$backend"
+    ( while :; do overview "$token" >>"$WORK/ovpaced-$backend"; sleep 1; done ) &
+    loop=$!
+    wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/post.lua" "http://127.0.0.1:$CP_PORT/_cp/collect" >"$WORK/wrk-paced-$backend.out" 2>&1 || true
+    kill "$loop" 2>/dev/null || true
+    wait "$loop" 2>/dev/null || true
+    paced=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk-paced-$backend.out")
+    paced99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk-paced-$backend.out")
+    read -r pmed pmax < <(stats "$WORK/ovpaced-$backend")
     : >"$WORK/ovload-$backend"
     ( while :; do overview "$token" >>"$WORK/ovload-$backend"; done ) &
     loop=$!
@@ -177,7 +190,9 @@ for backend in sqlite postgres; do
     mb=$(awk -v s="$size" 'BEGIN { printf "%.0f", s / 1048576 }')
     per=$(awk -v s="$size" -v n="$EVENTS" 'BEGIN { printf "%.0f", s / 1048576 / (n / 1000000) }')
     printf '%-10s %8s %10s %10s %12s %14s %14s %10s %10s\n' "$backend" "$EVENTS" "$seed_s" "$mb" "$per" "$med" "$max" "$rps" "$p99"
-    echo "           overview while ingesting: median ${lmed} ms, max ${lmax} ms"
+    echo "           ingest alone: ${alone}/s p99 ${alone99}; with an overview every second: ${paced}/s p99 ${paced99} (overview median ${pmed} ms, max ${pmax} ms)"
+    echo "           with overviews back to back: ${rps}/s p99 ${p99} (overview median ${lmed} ms, max ${lmax} ms)"
 done
+echo "* ingest with overviews back to back"
 echo
 cat "$WORK"/plan-*.txt
