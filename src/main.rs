@@ -232,8 +232,9 @@ fn run_serve(path: PathBuf) -> anyhow::Result<()> {
     };
     telemetry::log::init(config.server.log_format);
     runtime()?.block_on(async move {
+        let signals = server::signals::Signals::install()?;
         let handle = server::start(config).await?;
-        server::signals::run(handle, Some(path)).await?;
+        server::signals::run_with(handle, signals, Some(path)).await?;
         Ok(())
     })
 }

@@ -129,6 +129,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             .into(),
     );
     let password = demo_statistics(&config).await?;
+    let signals = server::signals::Signals::install()?;
     let handle = server::start(config).await?;
     let proxy = handle.http_addrs.first().copied().unwrap_or(options.listen);
     let admin = handle.admin_addr.unwrap_or(options.admin);
@@ -185,7 +186,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     println!();
     println!("  Press Ctrl-C to stop.");
     println!();
-    server::signals::run(handle, None).await?;
+    server::signals::run_with(handle, signals, None).await?;
     drop(run_dir);
     Ok(())
 }

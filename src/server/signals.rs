@@ -7,11 +7,41 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::ServerHandle;
 use crate::config::Config;
 
+/// The signals, listened to from the moment they are installed: install them before
+/// telling anyone the server is up, or a signal in between takes the default action (a
+/// SIGTERM would kill the process instead of draining it).
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 /// Serves until SIGTERM or SIGINT, reloading `config_path` on every SIGHUP.
 pub async fn run(handle: ServerHandle, config_path: Option<PathBuf>) -> std::io::Result<()> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    run_with(handle, Signals::install()?, config_path).await
+}
+
+/// [`run`] with signals installed earlier.
+pub async fn run_with(
+    handle: ServerHandle,
+    signals: Signals,
+    config_path: Option<PathBuf>,
+) -> std::io::Result<()> {
+    let Signals {
+        mut term,
+        mut int,
+        mut hup,
+    } = signals;
     loop {
         tokio::select! {
             _ = term.recv() => break,
