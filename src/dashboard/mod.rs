@@ -8,10 +8,12 @@
 
 pub mod auth;
 mod consents;
+mod exports;
 pub mod html;
 mod pages;
 pub mod session;
 pub mod stats_api;
+mod view;
 
 use std::sync::Arc;
 
@@ -120,8 +122,8 @@ pub fn router(admin: Admin) -> Router {
         ));
     let dashboard = Router::new()
         .route("/dashboard", get(pages::overview))
-        .route("/dashboard/export.csv", get(pages::export))
-        .route("/dashboard/consents.csv", get(pages::consent_records))
+        .route("/dashboard/export.csv", get(exports::export))
+        .route("/dashboard/consents.csv", get(exports::consent_records))
         .route("/dashboard/logout", axum::routing::post(session::logout))
         .route_layer(middleware::from_fn_with_state(
             admin.clone(),
@@ -134,7 +136,7 @@ pub fn router(admin: Admin) -> Router {
             "/dashboard/login",
             get(session::login_form).post(session::login),
         )
-        .route("/dashboard/style.css", get(pages::style))
+        .route("/dashboard/style.css", get(exports::style))
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/dashboard") }),

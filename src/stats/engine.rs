@@ -442,12 +442,15 @@ async fn raw(
     } else {
         None
     };
-    // Past days and today never share a visit (a visit is within one UTC day).
-    let mut visits = visits::visits(&events);
+    // Past days and today never share a visit (a visit is within one UTC day), so their
+    // counts add up; today's come from the snapshot, computed once per refresh.
+    let mut counts = visits::group(&visits::visits(&events), dims, filter);
     if let Some(snapshot) = &today {
-        visits.extend(snapshot.visits());
+        for (key, c) in snapshot.grouped(dims, filter).iter() {
+            *counts.entry(key.clone()).or_default() += *c;
+        }
     }
-    Ok(visits::group(&visits, dims, filter))
+    Ok(counts)
 }
 
 /// Funnel counts per group (time label or none) and metric.

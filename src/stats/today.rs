@@ -1,13 +1,17 @@
 //! The open day — today, not rolled up yet — kept in memory per site, so the queries of a
 //! dashboard do not each read the day's raw events again. A snapshot is refreshed at most
 //! every [`REFRESH`] with only the events stored since the last one (ids only grow); it is
-//! dropped when the day changes. Today's numbers are therefore at most that old.
+//! dropped when the day changes. Today's numbers are therefore at most that old (or ten
+//! times the last refresh's cost, on a very busy day). Each answer computed from a
+//! snapshot is kept with it, so a dashboard's repeated queries cost nothing until the
+//! next refresh.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::store::rollup::{DAY_MS, RawEvent};
+use super::dims::{Dim, Filter, Key};
+use crate::store::rollup::{Counts, DAY_MS, RawEvent};
 use crate::store::{Store, StoreError};
 
 /// How old a snapshot may be before a query refreshes it.
@@ -25,11 +29,42 @@ pub struct Snapshot {
     taken: Instant,
     chunks: Vec<Arc<Vec<RawEvent>>>,
     visits: Vec<VisitAt>,
+    /// How long this snapshot took to make: the next waits at least ten times that, so
+    /// refreshing never takes more than a tenth of a core however busy the day is.
+    cost: Duration,
+    /// Answers already computed from this snapshot, by query (dimensions and filter): a
+    /// dashboard asking again within the refresh interval costs nothing.
+    answers: std::sync::Mutex<HashMap<String, Arc<HashMap<Key, Counts>>>>,
 }
 
 impl Snapshot {
     pub fn events(&self) -> impl Iterator<Item = &RawEvent> {
         self.chunks.iter().flat_map(|c| c.iter())
+    }
+
+    /// Today's counts grouped by `dims` under `filter`, computed once per snapshot.
+    pub fn grouped(&self, dims: &[Dim], filter: &Filter) -> Arc<HashMap<Key, Counts>> {
+        let key = format!("{dims:?} {filter:?}");
+        if let Some(done) = self
+            .answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Arc::clone(done);
+        }
+        let counts = Arc::new(super::visits::group(&self.visits(), dims, filter));
+        let mut answers = self
+            .answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A dashboard asks a few dozen distinct queries; a stranger cannot grow this (the
+        // stats API needs a token), but bound it anyway.
+        if answers.len() >= 256 {
+            answers.clear();
+        }
+        answers.insert(key, Arc::clone(&counts));
+        counts
     }
 
     /// Today's visits.
@@ -85,7 +120,7 @@ impl OpenDays {
         let mut sites = self.sites.lock().await;
         let current = sites.get(site).filter(|s| s.day == day).cloned();
         if let Some(s) = &current
-            && s.taken.elapsed() < REFRESH
+            && s.taken.elapsed() < REFRESH.max(s.cost * 10)
         {
             return Ok(Arc::clone(s));
         }
@@ -108,6 +143,8 @@ impl OpenDays {
             taken,
             chunks,
             visits,
+            cost: taken.elapsed(),
+            answers: std::sync::Mutex::default(),
         });
         sites.insert(site.to_owned(), Arc::clone(&snapshot));
         Ok(snapshot)
