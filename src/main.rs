@@ -527,9 +527,12 @@ async fn seed(path: &std::path::Path, site: &str, events: u64, days: i64) -> any
     Ok(())
 }
 
+/// The control runtime: signals, reload, the admin listener and dashboard, the store's
+/// event writer, the GA sender. Two threads, so the event writer never waits behind an
+/// admin request (their heavy counting runs on the blocking pool besides).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

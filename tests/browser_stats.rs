@@ -85,9 +85,7 @@ async fn visit(
             .click()
             .await
             .expect("click");
-        browser
-            .until("location.pathname === '/prijzen' && document.readyState === 'complete'")
-            .await;
+        browser.arrived("location.pathname === '/prijzen'").await;
     }
     // Leaving sends what is still queued (the beacon flushes on pagehide).
     browser.client.goto("about:blank").await.expect("leave");

@@ -443,14 +443,21 @@ async fn raw(
         None
     };
     // Past days and today never share a visit (a visit is within one UTC day), so their
-    // counts add up; today's come from the snapshot, computed once per refresh.
-    let mut counts = visits::group(&visits::visits(&events), dims, filter);
-    if let Some(snapshot) = &today {
-        for (key, c) in snapshot.grouped(dims, filter).iter() {
-            *counts.entry(key.clone()).or_default() += *c;
+    // counts add up; today's come from the snapshot, computed once per refresh. Counting
+    // is CPU work of up to seconds: it runs on the blocking pool, never on the runtime
+    // thread that also carries the store's event writer.
+    let (dims, filter) = (dims.to_vec(), filter.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut counts = visits::group(&visits::visits(&events), &dims, &filter);
+        if let Some(snapshot) = &today {
+            for (key, c) in snapshot.grouped(&dims, &filter).iter() {
+                *counts.entry(key.clone()).or_default() += *c;
+            }
         }
-    }
-    Ok(counts)
+        counts
+    })
+    .await
+    .map_err(|e| StoreError::Write(format!("counting failed: {e}")))
 }
 
 /// Funnel counts per group (time label or none) and metric.

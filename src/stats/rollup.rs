@@ -84,14 +84,12 @@ pub async fn roll_day(store: &Store, site: &str, day: i64) -> Result<bool, Store
     let events = store
         .raw_events(site, day * DAY_MS, (day + 1) * DAY_MS)
         .await?;
-    let rows = rows(&events);
+    let count = events.len();
+    let rows = tokio::task::spawn_blocking(move || rows(&events))
+        .await
+        .map_err(|e| StoreError::Write(format!("rolling up failed: {e}")))?;
     store
-        .write_rollup(
-            site,
-            day,
-            i64::try_from(events.len()).unwrap_or(i64::MAX),
-            &rows,
-        )
+        .write_rollup(site, day, i64::try_from(count).unwrap_or(i64::MAX), &rows)
         .await
 }
 

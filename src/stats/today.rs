@@ -136,7 +136,13 @@ impl OpenDays {
         if !new.is_empty() {
             chunks.push(Arc::new(new));
         }
-        let visits = Snapshot::cut(&chunks);
+        // Cutting a busy day into visits takes a while: off the runtime thread.
+        let (chunks, visits) = tokio::task::spawn_blocking(move || {
+            let visits = Snapshot::cut(&chunks);
+            (chunks, visits)
+        })
+        .await
+        .map_err(|e| StoreError::Write(format!("cutting visits failed: {e}")))?;
         let snapshot = Arc::new(Snapshot {
             day,
             last_id,

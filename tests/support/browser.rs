@@ -117,6 +117,24 @@ impl Browser {
         Browser { client, driver }
     }
 
+    /// Waits for a page that a click or a form submission navigates to: a short
+    /// synchronous check, asked again while the old document unloads and the new one
+    /// loads (an asynchronous one can be cut off by the navigation).
+    pub async fn arrived(&self, expression: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let check = format!("return !!(document.readyState === 'complete' && ({expression}));");
+        loop {
+            if let Ok(serde_json::Value::Bool(true)) = self.client.execute(&check, vec![]).await {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never arrived: {expression}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Evaluates `expression` in the page until it is truthy (checked in the browser on
     /// every animation frame, up to 10 s); returns its value.
     pub async fn until(&self, expression: &str) -> serde_json::Value {
@@ -131,11 +149,16 @@ impl Browser {
                else {{ requestAnimationFrame(check); }}
              }})();"
         );
-        let value = self
-            .client
-            .execute_async(&script, vec![])
-            .await
-            .expect("script runs");
+        // A navigation (a click on a link, a form) can unload the document while the
+        // check runs: then it runs again in the new one.
+        let mut unloaded = 0;
+        let value = loop {
+            match self.client.execute_async(&script, vec![]).await {
+                Ok(value) => break value,
+                Err(e) if unloaded < 20 && e.to_string().contains("unloaded") => unloaded += 1,
+                Err(e) => panic!("script runs: {e}"),
+            }
+        };
         assert!(
             !value.is_null(),
             "never became true in the page: {expression}"
