@@ -3,7 +3,7 @@
 # one site), on SQLite and on PostgreSQL, and event ingest while the dashboard is queried.
 #
 #   benches/stats.sh                          # 10M events, 10 overview rounds
-#   EVENTS=1000000 ROUNDS=5 DURATION=20s benches/stats.sh
+#   EVENTS=1000000 ROUNDS=5 DURATION=20s BACKENDS=sqlite benches/stats.sh
 #
 # The overview is what a dashboard asks at once: top metrics with the previous period,
 # the daily time series, and five breakdowns (pages, sources, countries, devices, entry
@@ -128,7 +128,7 @@ end
 LUA
 
 printf '\n%-10s %8s %10s %10s %12s %14s %14s %10s %10s\n' store events seed_s size_MB MB_per_1M overview_ms overview_max "ingest/s*" "p99*"
-for backend in sqlite postgres; do
+for backend in ${BACKENDS:-sqlite postgres}; do
     if [ "$backend" = sqlite ]; then url="sqlite://bench.db"; else url="$PG_URL"; fi
     cfg=$(config "$url" "$backend")
     start=$(date +%s.%N)

@@ -14,6 +14,9 @@ use super::dims::{Dim, Filter, Key};
 use crate::store::rollup::{Counts, DAY_MS, RawEvent};
 use crate::store::{Store, StoreError};
 
+/// Rows read per query when refreshing (see `Store::raw_events_after`).
+const PIECE: i64 = 20_000;
+
 /// How old a snapshot may be before a query refreshes it.
 pub const REFRESH: Duration = Duration::from_secs(5);
 
@@ -129,12 +132,19 @@ impl OpenDays {
             None => (Vec::new(), 0),
         };
         let taken = Instant::now();
-        let new = store
-            .raw_events_after(site, day * DAY_MS, (day + 1) * DAY_MS, last_id)
-            .await?;
-        let last_id = new.last().map_or(last_id, |e| e.id);
-        if !new.is_empty() {
-            chunks.push(Arc::new(new));
+        let mut last_id = last_id;
+        loop {
+            let new = store
+                .raw_events_after(site, day * DAY_MS, (day + 1) * DAY_MS, last_id, PIECE)
+                .await?;
+            let full = new.len() as i64 == PIECE;
+            last_id = new.last().map_or(last_id, |e| e.id);
+            if !new.is_empty() {
+                chunks.push(Arc::new(new));
+            }
+            if !full {
+                break;
+            }
         }
         // Cutting a busy day into visits takes a while: off the runtime thread.
         let (chunks, visits) = tokio::task::spawn_blocking(move || {

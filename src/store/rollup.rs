@@ -96,14 +96,17 @@ impl Store {
         }))
     }
 
-    /// The raw events of `site` in `[from_ms, to_ms)` stored after the event `after_id`
-    /// (ids grow with every insert), in id order: what is new since the last read.
+    /// Up to `limit` raw events of `site` in `[from_ms, to_ms)` stored after the event
+    /// `after_id` (ids grow with every insert), in id order: what is new since the last
+    /// read. Read in bounded pieces: a read that lasts seconds would keep SQLite from
+    /// checkpointing its WAL while events are written.
     pub async fn raw_events_after(
         &self,
         site: &str,
         from_ms: i64,
         to_ms: i64,
         after_id: i64,
+        limit: i64,
     ) -> Result<Vec<RawEvent>, StoreError> {
         Ok(on_db!(&self.db, pool => {
             let mut select = sqlx::QueryBuilder::new(RAW_COLUMNS);
@@ -116,7 +119,8 @@ impl Store {
                 .push_bind(to_ms)
                 .push(" AND id > ")
                 .push_bind(after_id)
-                .push(" ORDER BY id");
+                .push(" ORDER BY id LIMIT ")
+                .push_bind(limit);
             select.build_query_as().fetch_all(pool).await?
         }))
     }
