@@ -49,6 +49,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod ga;
 pub mod limiter;
+pub mod pem;
 pub mod privacy;
 pub mod proxy;
 pub mod rewrite;

@@ -177,6 +177,9 @@ fn resolve_paths(
             resolve(&mut tls.cert);
             resolve(&mut tls.key);
         }
+        if let Some(ca) = site.upstream_tls.as_mut().and_then(|t| t.ca.as_mut()) {
+            resolve(ca);
+        }
         if let Some(file) = site.ga.as_mut().and_then(|ga| ga.api_secret_file.as_mut()) {
             resolve(file);
         }

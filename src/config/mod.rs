@@ -308,8 +308,11 @@ pub struct SiteConfig {
     pub name: String,
     /// Exact host names (no wildcards; add `www.` aliases explicitly).
     pub hosts: Vec<String>,
-    /// Where requests go: `http://host:port`.
+    /// Where requests go: `http://host:port` or `https://host[:port]`.
     pub upstream: String,
+    /// How an `https://` upstream is verified: another name than the URL's, a private CA.
+    #[serde(default)]
+    pub upstream_tls: Option<UpstreamTls>,
     /// Legal presets (Telecommunicatiewet art. 11.7a for `nl`, Belgian law for `be`, …).
     pub jurisdiction: Jurisdiction,
     /// Banner languages offered; defaults from the jurisdiction.
@@ -416,6 +419,19 @@ fn default_policy_version() -> String {
 
 fn yes() -> bool {
     true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTls {
+    /// The name the origin's certificate must carry (and the SNI sent); default: the
+    /// upstream URL's host.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// PEM file of the CA(s) that sign the origin's certificate, instead of the public
+    /// web roots (a private or internal CA).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -178,6 +178,7 @@ pub(super) fn check_sites(sites: &mut [SiteConfig], problems: &mut Vec<Problem>)
                 "must be 1-64 characters",
             ));
         }
+        check_upstream_tls(site, &name, problems);
         if let Some(tls) = &site.tls {
             for (field, path) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
                 if !path.is_file() {
@@ -441,21 +442,44 @@ fn valid_host_name(host: &str) -> bool {
         })
 }
 
+/// `upstream_tls` belongs to an `https://` upstream; its CA file must hold certificates and
+/// its server name must be a DNS name a certificate can carry.
+fn check_upstream_tls(site: &SiteConfig, name: &str, problems: &mut Vec<Problem>) {
+    let Some(tls) = &site.upstream_tls else {
+        return;
+    };
+    if !site.upstream.starts_with("https://") {
+        problems.push(Problem::site(
+            name,
+            "upstream_tls",
+            "only an `https://` upstream is verified; this upstream is plain HTTP",
+        ));
+    }
+    if let Some(server_name) = &tls.server_name
+        && rustls::pki_types::ServerName::try_from(server_name.as_str()).is_err()
+    {
+        problems.push(Problem::site(
+            name,
+            "upstream_tls.server_name",
+            format!("`{server_name}` is not a DNS name or IP address"),
+        ));
+    }
+    if let Some(ca) = &tls.ca
+        && let Err(message) = crate::pem::certificates(ca)
+    {
+        problems.push(Problem::site(name, "upstream_tls.ca", message));
+    }
+}
+
 fn check_upstream(upstream: &str) -> Result<(), String> {
     let uri: Uri = upstream
         .parse()
         .map_err(|_| format!("`{upstream}` is not a valid URL"))?;
     match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(format!(
-                "`{upstream}`: HTTPS upstreams are not supported yet; reach the site over \
-                 http on a private address"
-            ));
-        }
+        Some("http" | "https") => {}
         _ => {
             return Err(format!(
-                "`{upstream}` is not a valid URL (expected http://host:port)"
+                "`{upstream}` is not a valid URL (expected http://host:port or https://host)"
             ));
         }
     }

@@ -336,7 +336,10 @@ impl Proxy {
         ex: &mut Exchange,
     ) -> Result<Response<Incoming>, StatusCode> {
         let watch = req.body().watch();
-        let response = self.upstream.client().request(req);
+        let response = match &site.origin_tls {
+            Some(pool) => pool.request(req),
+            None => self.upstream.client().request(req),
+        };
         tokio::pin!(response);
         let early = tokio::select! {
             biased;
@@ -370,14 +373,16 @@ impl Proxy {
             }
             (Ok(Err(e)), _) => {
                 let failure = upstream::classify(&e);
-                tracing::warn!(site = %site.name, upstream = %site.upstream_authority, error = %e, "upstream failed");
+                let error = upstream::describe(&e);
+                tracing::warn!(site = %site.name, upstream = %site.upstream_authority, error = %error, "upstream failed");
                 ex.note = Some(match failure {
                     Failure::Timeout => "upstream connect timeout",
                     Failure::Unreachable => "upstream unreachable",
+                    Failure::Tls => "upstream certificate refused",
                 });
                 Err(match failure {
                     Failure::Timeout => StatusCode::GATEWAY_TIMEOUT,
-                    Failure::Unreachable => StatusCode::BAD_GATEWAY,
+                    Failure::Unreachable | Failure::Tls => StatusCode::BAD_GATEWAY,
                 })
             }
             (Err(_), _) => {

@@ -8,7 +8,7 @@ use http::header::HeaderValue;
 use http::uri::{Authority, Scheme};
 use http::{Request, header};
 
-use crate::config::{Config, Limits, SiteConfig};
+use crate::config::{Config, ServerConfig, SiteConfig};
 use crate::rewrite::SiteRewrite;
 
 /// A site as the request path needs it, computed once at config load.
@@ -17,6 +17,8 @@ pub struct Site {
     pub name: Arc<str>,
     pub upstream_scheme: Scheme,
     pub upstream_authority: Authority,
+    /// The verified client of an `https://` origin; plain origins use the shared pool.
+    pub origin_tls: Option<super::upstream::TlsPool>,
     pub preserve_host: bool,
     pub has_tls: bool,
     /// The ready `Strict-Transport-Security` value, for HTTPS responses.
@@ -30,7 +32,8 @@ pub struct Site {
 }
 
 impl Site {
-    fn from_config(site: &SiteConfig, limits: &Limits) -> Option<Site> {
+    fn from_config(site: &SiteConfig, server: &ServerConfig) -> Option<Site> {
+        let limits = &server.limits;
         // Validation has already proved the URL is well-formed.
         let uri: http::Uri = site.upstream.parse().ok()?;
         let hsts = site.hsts.as_ref().and_then(|h| {
@@ -50,6 +53,17 @@ impl Site {
             name: Arc::clone(&consent.name),
             upstream_scheme: uri.scheme().cloned().unwrap_or(Scheme::HTTP),
             upstream_authority: uri.authority()?.clone(),
+            origin_tls: match uri.scheme_str() {
+                // Validation loaded the same CA file; a file changed since is logged.
+                Some("https") => match super::upstream::TlsPool::new(server, site) {
+                    Ok(pool) => Some(pool),
+                    Err(error) => {
+                        tracing::error!(site = %site.name, %error, "origin TLS settings unusable");
+                        return None;
+                    }
+                },
+                _ => None,
+            },
             preserve_host: site.preserve_host,
             has_tls: site.tls.is_some(),
             hsts,
@@ -70,7 +84,7 @@ impl Router {
     pub fn new(config: &Config) -> Router {
         let mut hosts = HashMap::new();
         for site_config in &config.sites {
-            if let Some(site) = Site::from_config(site_config, &config.server.limits) {
+            if let Some(site) = Site::from_config(site_config, &config.server) {
                 let site = Arc::new(site);
                 for host in &site_config.hosts {
                     hosts.insert(host.as_str().into(), Arc::clone(&site));

@@ -5,8 +5,6 @@
 //! certificates without dropping the listener.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -53,38 +51,8 @@ impl CertStore {
 }
 
 fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, (&'static str, String)> {
-    let open = |field: &'static str, path: &Path| {
-        File::open(path)
-            .map(BufReader::new)
-            .map_err(|e| (field, format!("cannot read `{}`: {e}", path.display())))
-    };
-    let chain = rustls_pemfile::certs(&mut open("tls.cert", cert)?)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            (
-                "tls.cert",
-                format!("`{}` is not valid PEM: {e}", cert.display()),
-            )
-        })?;
-    if chain.is_empty() {
-        return Err((
-            "tls.cert",
-            format!("`{}` holds no certificate", cert.display()),
-        ));
-    }
-    let der = rustls_pemfile::private_key(&mut open("tls.key", key)?)
-        .map_err(|e| {
-            (
-                "tls.key",
-                format!("`{}` is not valid PEM: {e}", key.display()),
-            )
-        })?
-        .ok_or_else(|| {
-            (
-                "tls.key",
-                format!("`{}` holds no private key", key.display()),
-            )
-        })?;
+    let chain = crate::pem::certificates(cert).map_err(|e| ("tls.cert", e))?;
+    let der = crate::pem::private_key(key).map_err(|e| ("tls.key", e))?;
     let signing_key = rustls::crypto::ring::sign::any_supported_type(&der).map_err(|e| {
         (
             "tls.key",

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod ga;
+pub mod pki;
 pub mod postgres;
 pub mod recorder;
 
@@ -54,6 +55,8 @@ pub struct Upstream {
     pages: Arc<Mutex<std::collections::HashMap<String, Canned>>>,
     release: Arc<Notify>,
     arrived: Arc<Mutex<Option<tmpsc::UnboundedSender<()>>>>,
+    /// Connections accepted (for TLS: handshakes completed).
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -67,6 +70,15 @@ struct Canned {
 
 impl Upstream {
     pub async fn start() -> Upstream {
+        Self::start_with(None).await
+    }
+
+    /// The same fixture behind TLS (ALPN `h2` and `http/1.1`), as a hosted origin is.
+    pub async fn start_tls(acceptor: tokio_rustls::TlsAcceptor) -> Upstream {
+        Self::start_with(Some(acceptor)).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind upstream");
@@ -76,6 +88,7 @@ impl Upstream {
             pages: Arc::default(),
             release: Arc::new(Notify::new()),
             arrived: Arc::default(),
+            connections: Arc::default(),
         };
         let server = upstream.clone();
         tokio::spawn(async move {
@@ -84,14 +97,33 @@ impl Upstream {
                     continue;
                 };
                 let server = server.clone();
+                let tls = tls.clone();
+                let connections = Arc::clone(&server.connections);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let server = server.clone();
                         async move { Ok::<_, Infallible>(server.respond(req).await) }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let _ = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            // A refused handshake is what the bad-certificate tests expect.
+                            let Ok(stream) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let _ = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                                .await;
+                        }
+                    }
                 });
             }
         });
