@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod body;
 pub mod catalog;
 pub mod clock;

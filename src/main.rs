@@ -45,10 +45,15 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
-    /// Validate a configuration file and print every problem with file, site and field.
+    /// Validate a configuration file and print every problem with file, site and field:
+    /// errors (exit status 1) and warnings (printed; the file is still usable).
     CheckConfig {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// Checking away from the server: certificate, key, CA and database files that do
+        /// not exist here are warnings instead of errors.
+        #[arg(long)]
+        offline: bool,
     },
     /// Send a sample event batch of a site to GA4's validation endpoint
     /// (`/debug/mp/collect`) and print Google's validation messages.
@@ -167,29 +172,7 @@ enum TokenAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { file } => match Config::load(&file).and_then(|config| {
-            // Certificates are read too, so a bad PEM is found now and not at start.
-            server::tls::CertStore::load(&config)
-                .map(|_| config)
-                .map_err(|problems| consent_proxy::config::ConfigError {
-                    file: file.clone(),
-                    problems,
-                })
-        }) {
-            Ok(config) => {
-                println!(
-                    "{}: ok ({} site{})",
-                    file.display(),
-                    config.sites.len(),
-                    if config.sites.len() == 1 { "" } else { "s" }
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::CheckConfig { file, offline } => check_config(&file, offline),
         Command::Serve { config } => report(run_serve(config)),
         Command::ConsentCookie {
             config,
@@ -225,12 +208,55 @@ fn main() -> ExitCode {
     }
 }
 
+fn check_config(file: &std::path::Path, offline: bool) -> ExitCode {
+    let loaded = if offline {
+        Config::load_offline(file)
+    } else {
+        Config::load(file)
+    };
+    let checked = loaded.and_then(|config| {
+        // Certificates are read too, so a bad PEM is found now and not at start.
+        server::tls::CertStore::load(&config)
+            .map(|_| config)
+            .map_err(|problems| consent_proxy::config::ConfigError {
+                file: file.to_owned(),
+                problems,
+            })
+    });
+    match checked {
+        Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("warning: {}", warning.located(file));
+            }
+            let sites = config.sites.len();
+            println!(
+                "{}: ok ({sites} site{}{})",
+                file.display(),
+                if sites == 1 { "" } else { "s" },
+                match config.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_owned(),
+                    n => format!(", {n} warnings"),
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn run_serve(path: PathBuf) -> anyhow::Result<()> {
     let config = match Config::load(&path) {
         Ok(config) => config,
         Err(e) => anyhow::bail!("refusing to start: the configuration has problems:\n{e}"),
     };
     telemetry::log::init(config.server.log_format);
+    for warning in &config.warnings {
+        tracing::warn!(problem = %warning.located(&path), "configuration warning");
+    }
     runtime()?.block_on(async move {
         let signals = server::signals::Signals::install()?;
         let handle = server::start(config).await?;

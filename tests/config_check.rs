@@ -33,9 +33,11 @@ fn example_config_for_the_seven_sites_is_valid() {
         "zonenummer.be",
     ];
     for host in hosts {
-        let rcgen::CertifiedKey { cert, key_pair } =
-            rcgen::generate_simple_self_signed(vec![host.to_owned(), format!("www.{host}")])
-                .expect("certificate");
+        let rcgen::CertifiedKey {
+            cert,
+            signing_key: key_pair,
+        } = rcgen::generate_simple_self_signed(vec![host.to_owned(), format!("www.{host}")])
+            .expect("certificate");
         std::fs::write(dir.path().join(format!("certs/{host}.pem")), cert.pem()).expect("cert");
         std::fs::write(
             dir.path().join(format!("certs/{host}.key")),
@@ -193,4 +195,89 @@ query_allowlist = ["plan", "bad name"]
         );
     }
     assert!(!stderr.contains("s3cr3t"), "the secret is never printed");
+}
+
+#[test]
+fn the_shipped_example_passes_as_it_is_and_offline_turns_missing_files_into_warnings() {
+    // As a new user runs it, on a fresh clone: ACME sites need no files.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml");
+    let (ok, stdout, stderr) = check(std::path::Path::new(example));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("ok (7 sites)"), "{stdout}");
+
+    // A site with certificate files that only exist on the server.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("server.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+listen = ["127.0.0.1:8080"]
+tls_listen = ["127.0.0.1:8443"]
+
+[acme]
+challenge = "tls-alpn-01"
+
+[[site]]
+name = "voipexpress-nl"
+hosts = ["voipexpress.nl"]
+upstream = "http://127.0.0.1:3000"
+jurisdiction = "nl"
+tls = { cert = "/etc/ssl/voipexpress.nl.pem", key = "/etc/ssl/voipexpress.nl.key" }
+
+[[site]]
+name = "zonenummer-be"
+hosts = ["zonenummer.be"]
+upstream = "http://127.0.0.1:3001"
+jurisdiction = "be"
+tls = "acme"
+"#,
+    )
+    .expect("write");
+    let (ok, _, stderr) = check(&path);
+    assert!(!ok, "missing files are errors on the server");
+    assert!(
+        stderr.contains("site `voipexpress-nl`: field `tls.cert`")
+            && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_consent-proxy"))
+        .args(["check-config", "--offline"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("ok (2 sites, 3 warnings)"), "{stdout}");
+    for field in ["tls.cert", "tls.key"] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with("warning: ")
+                && l.contains("site `voipexpress-nl`")
+                && l.contains(&format!("field `{field}`"))),
+            "{stderr}"
+        );
+    }
+    // The challenge port is not 443: worth a warning, not an error.
+    assert!(
+        stderr.contains("field `server.tls_listen`") && stderr.contains("port 443"),
+        "{stderr}"
+    );
+
+    // Errors stay errors offline.
+    std::fs::write(
+        &path,
+        "[server]\nlisten = [\"127.0.0.1:8080\"]\n[acme]\ndirectory = \"http://ca.example/dir\"\n\
+         [[site]]\nname = \"a\"\nhosts = [\"a.example\"]\nupstream = \"http://127.0.0.1:1\"\n\
+         jurisdiction = \"nl\"\ntls = \"acme\"\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_consent-proxy"))
+        .args(["check-config", "--offline"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("field `acme.directory`"), "{stderr}");
 }

@@ -294,9 +294,11 @@ async fn the_dashboard_on_a_public_https_host() {
     const STATS: &str = "stats.voipexpress.test";
     let upstream = Upstream::start().await;
     let certs = tempfile::tempdir().expect("dir");
-    let rcgen::CertifiedKey { cert, key_pair } =
-        rcgen::generate_simple_self_signed(vec![STATS.to_owned(), SITE_A.to_owned()])
-            .expect("cert");
+    let rcgen::CertifiedKey {
+        cert,
+        signing_key: key_pair,
+    } = rcgen::generate_simple_self_signed(vec![STATS.to_owned(), SITE_A.to_owned()])
+        .expect("cert");
     std::fs::write(certs.path().join("c.pem"), cert.pem()).expect("cert");
     std::fs::write(certs.path().join("c.key"), key_pair.serialize_pem()).expect("key");
     let d = certs.path().display();

@@ -12,8 +12,10 @@ struct TestCert {
 }
 
 fn write_cert(dir: &Path, host: &str) -> TestCert {
-    let rcgen::CertifiedKey { cert, key_pair } =
-        rcgen::generate_simple_self_signed(vec![host.to_owned()]).expect("certificate");
+    let rcgen::CertifiedKey {
+        cert,
+        signing_key: key_pair,
+    } = rcgen::generate_simple_self_signed(vec![host.to_owned()]).expect("certificate");
     std::fs::write(dir.join(format!("{host}.pem")), cert.pem()).expect("write cert");
     std::fs::write(dir.join(format!("{host}.key")), key_pair.serialize_pem()).expect("write key");
     TestCert {

@@ -150,10 +150,7 @@ pub(super) fn check(
     if let Some(db) = &geoip.database
         && !db.is_file()
     {
-        problems.push(Problem::global(
-            "geoip.database",
-            format!("`{}` does not exist", db.display()),
-        ));
+        problems.push(Problem::missing(None, "geoip.database", db));
     }
     if collect.requests_per_minute == 0 {
         problems.push(Problem::global(

@@ -11,6 +11,8 @@ pub struct Problem {
     /// Dotted path of the field (`tls.cert`, `server.listen`); empty for the whole file.
     pub field: String,
     pub message: String,
+    /// A file that does not exist here: an error when serving, a warning with `--offline`.
+    pub missing_file: bool,
 }
 
 impl Problem {
@@ -19,6 +21,7 @@ impl Problem {
             site: None,
             field: String::new(),
             message: message.into(),
+            missing_file: false,
         }
     }
 
@@ -27,6 +30,17 @@ impl Problem {
             site: None,
             field: field.into(),
             message: message.into(),
+            missing_file: false,
+        }
+    }
+
+    /// `path` (named in `field`) does not exist or is not a file.
+    pub fn missing(site: Option<&str>, field: impl Into<String>, path: &Path) -> Problem {
+        Problem {
+            site: site.map(str::to_owned),
+            field: field.into(),
+            message: format!("`{}` does not exist or is not a file", path.display()),
+            missing_file: true,
         }
     }
 
@@ -35,6 +49,7 @@ impl Problem {
             site: Some(site.to_owned()),
             field: field.into(),
             message: message.into(),
+            missing_file: false,
         }
     }
 }
@@ -61,15 +76,24 @@ impl fmt::Display for ConfigError {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}", self.file.display())?;
-            if let Some(site) = &p.site {
-                write!(f, ": site `{site}`")?;
-            }
-            if !p.field.is_empty() {
-                write!(f, ": field `{}`", p.field)?;
-            }
-            write!(f, ": {}", p.message)?;
+            write!(f, "{}", p.located(&self.file))?;
         }
         Ok(())
+    }
+}
+
+impl Problem {
+    /// `FILE: site `NAME`: field `FIELD`: message`, the way every problem is printed.
+    pub fn located(&self, file: &Path) -> String {
+        let mut text = file.display().to_string();
+        if let Some(site) = &self.site {
+            text.push_str(&format!(": site `{site}`"));
+        }
+        if !self.field.is_empty() {
+            text.push_str(&format!(": field `{}`", self.field));
+        }
+        text.push_str(": ");
+        text.push_str(&self.message);
+        text
     }
 }

@@ -7,11 +7,12 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::{
-    CollectConfig, Config, ConfigError, DashboardConfig, GeoipConfig, PrivacyConfig, Problem,
-    RetentionConfig, ServerConfig, SiteConfig, StorageConfig, validate,
+    AcmeConfig, CollectConfig, Config, ConfigError, DashboardConfig, Files, GeoipConfig,
+    PrivacyConfig, Problem, RetentionConfig, ServerConfig, SiteConfig, SiteTls, StorageConfig,
+    validate,
 };
 
-pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> {
+pub(super) fn parse(source: PathBuf, text: &str, files: Files) -> Result<Config, ConfigError> {
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
         ConfigError::single(&source, Problem::file(one_line(&e.to_string())))
     })?;
@@ -24,6 +25,7 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     let mut geoip = take_section::<GeoipConfig>(&mut table, "geoip", &mut problems);
     let collect = take_section::<CollectConfig>(&mut table, "collect", &mut problems);
     let dashboard = take_section::<DashboardConfig>(&mut table, "dashboard", &mut problems);
+    let mut acme = take_section::<AcmeConfig>(&mut table, "acme", &mut problems);
     let sites = match table.remove("site") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -43,13 +45,16 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         problems.push(Problem::global(
             key.as_str(),
             "unknown section (expected `server`, `privacy`, `storage`, `retention`, `geoip`, \
-             `collect`, `dashboard` or `site`)",
+             `collect`, `dashboard`, `acme` or `site`)",
         ));
     }
 
     let mut sites = sites;
     let mut server = server;
     resolve_paths(&source, server.as_mut(), geoip.as_mut(), &mut sites);
+    if let Some(ca) = acme.as_mut().and_then(|a| a.ca.as_mut()) {
+        resolve_path(&source, ca);
+    }
     validate::check_sites(&mut sites, &mut problems);
     let (
         Some(server),
@@ -59,8 +64,9 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         Some(geoip),
         Some(collect),
         Some(dashboard),
+        Some(acme),
     ) = (
-        server, privacy, storage, retention, geoip, collect, dashboard,
+        server, privacy, storage, retention, geoip, collect, dashboard, acme,
     )
     else {
         return Err(ConfigError {
@@ -72,6 +78,13 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
     validate::check_storage(&storage, &retention, &sites, &mut problems);
     validate::check_dashboard(&dashboard, &server, &sites, &mut problems);
     super::analytics::check(&geoip, &collect, &sites, &mut problems);
+    let mut warnings = Vec::new();
+    validate::check_acme(&acme, &server, &sites, &mut problems, &mut warnings);
+    if files == Files::MayBeMissing {
+        let (missing, rest): (Vec<_>, Vec<_>) = problems.into_iter().partition(|p| p.missing_file);
+        warnings.extend(missing);
+        problems = rest;
+    }
     if !problems.is_empty() {
         return Err(ConfigError {
             file: source,
@@ -87,7 +100,9 @@ pub(super) fn parse(source: PathBuf, text: &str) -> Result<Config, ConfigError> 
         geoip,
         collect,
         dashboard,
+        acme,
         sites,
+        warnings,
     })
 }
 
@@ -150,6 +165,12 @@ fn one_line(message: &str) -> String {
         .join(" ")
 }
 
+fn resolve_path(source: &Path, path: &mut PathBuf) {
+    if path.is_relative() {
+        *path = source.parent().unwrap_or(Path::new("")).join(&*path);
+    }
+}
+
 /// Relative paths in the file are relative to the file, as a site owner reads them.
 fn resolve_paths(
     source: &Path,
@@ -173,7 +194,7 @@ fn resolve_paths(
         resolve(database);
     }
     for site in sites {
-        if let Some(tls) = &mut site.tls {
+        if let Some(SiteTls::Files(tls)) = &mut site.tls {
             resolve(&mut tls.cert);
             resolve(&mut tls.key);
         }

@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod banner;
 mod error;
 mod load;
+pub mod tls;
 mod validate;
 
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +22,16 @@ use serde::Deserialize;
 pub use analytics::{CollectConfig, GaConfig, GaMode, GeoipConfig, Statistics};
 pub use banner::{BannerConfig, ServiceConfig};
 pub use error::{ConfigError, Problem};
+pub use tls::{AcmeConfig, Challenge, SiteTls, TlsFiles};
+
+/// Whether files the configuration names must exist on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// Serving, or checking on the server: a missing file is an error.
+    Required,
+    /// `check-config --offline`: a missing file is a warning (it may exist only on the server).
+    MayBeMissing,
+}
 
 /// The whole configuration file.
 #[derive(Debug, Clone)]
@@ -34,7 +45,11 @@ pub struct Config {
     pub geoip: GeoipConfig,
     pub collect: CollectConfig,
     pub dashboard: DashboardConfig,
+    pub acme: AcmeConfig,
     pub sites: Vec<SiteConfig>,
+    /// What is worth a look but does not stop the proxy (a non-standard challenge port; with
+    /// `--offline`, files that only exist on the server).
+    pub warnings: Vec<Problem>,
 }
 
 impl Config {
@@ -50,7 +65,17 @@ impl Config {
     /// Parses and validates configuration text; `source` is only used to name the file in
     /// errors and to resolve relative paths.
     pub fn parse(source: impl Into<PathBuf>, text: &str) -> Result<Config, ConfigError> {
-        load::parse(source.into(), text)
+        load::parse(source.into(), text, Files::Required)
+    }
+
+    /// As [`Config::load`], for checking a file away from its server: certificate, key and
+    /// database files that do not exist here are warnings, not errors.
+    pub fn load_offline(path: impl Into<PathBuf>) -> Result<Config, ConfigError> {
+        let path = path.into();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::single(&path, Problem::file(format!("cannot read the file: {e}")))
+        })?;
+        load::parse(path, &text, Files::MayBeMissing)
     }
 }
 
@@ -327,9 +352,10 @@ pub struct SiteConfig {
     /// Link shown in the banner.
     #[serde(default)]
     pub privacy_policy_url: Option<String>,
-    /// Certificate and key (PEM) for HTTPS, chosen by SNI.
+    /// HTTPS, chosen by SNI: `"acme"` (ordered and renewed automatically) or the
+    /// certificate and key files (PEM).
     #[serde(default)]
-    pub tls: Option<TlsFiles>,
+    pub tls: Option<SiteTls>,
     /// `Strict-Transport-Security` on HTTPS responses of this site.
     #[serde(default)]
     pub hsts: Option<Hsts>,
@@ -432,13 +458,6 @@ pub struct UpstreamTls {
     /// web roots (a private or internal CA).
     #[serde(default)]
     pub ca: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]

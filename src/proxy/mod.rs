@@ -29,6 +29,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
+use crate::acme;
 use crate::body::{self, IdleTimeout, ProxyBody};
 use crate::config::{Config, Limits, Timeouts};
 use crate::consent::cookie::{ConsentCookie, CookieKey};
@@ -81,6 +82,8 @@ pub struct Proxy {
     upgrades: Vec<String>,
     /// Event collection state shared across reloads.
     collector: Arc<crate::collect::Collector>,
+    /// ACME certificates (for the HTTPS redirect) and `http-01` answers.
+    acme: Arc<crate::acme::Acme>,
 }
 
 /// Facts about one request, gathered on the way for the logging phase.
@@ -109,6 +112,7 @@ impl Proxy {
         key: Arc<CookieKey>,
         store: Store,
         collector: Arc<crate::collect::Collector>,
+        acme: Arc<crate::acme::Acme>,
     ) -> Proxy {
         Proxy {
             router: Router::new(config),
@@ -133,6 +137,7 @@ impl Proxy {
             ),
             upgrades: config.server.upgrades.clone(),
             collector,
+            acme,
         }
     }
 
@@ -215,7 +220,19 @@ impl Proxy {
         {
             return Err(Refusal::Page(StatusCode::MISDIRECTED_REQUEST));
         }
-        if self.redirect_to_https && !conn.tls && site.has_tls {
+        if !conn.tls
+            && site.acme
+            && let Some(token) = req.uri().path().strip_prefix(acme::HTTP_CHALLENGE_PATH)
+            && let Some(answer) = self.acme.http_challenge(token)
+        {
+            return Err(Refusal::AcmeChallenge(answer));
+        }
+        // An ACME site without its first certificate yet keeps serving plain HTTP.
+        if self.redirect_to_https
+            && !conn.tls
+            && site.has_tls
+            && (!site.acme || self.acme.certificate(host).is_some())
+        {
             return Err(Refusal::RedirectToHttps(https_location(host, req.uri())));
         }
         Ok(Arc::clone(site))

@@ -12,6 +12,8 @@ pub(super) enum Refusal {
     Page(StatusCode),
     /// The `Location` for a permanent redirect to HTTPS.
     RedirectToHttps(String),
+    /// The key authorization of an ACME `http-01` challenge (RFC 8555 §8.3).
+    AcmeChallenge(String),
 }
 
 impl Refusal {
@@ -25,6 +27,14 @@ impl Refusal {
                 if let Ok(location) = HeaderValue::from_str(&location) {
                     resp.headers_mut().insert(header::LOCATION, location);
                 }
+                resp
+            }
+            Refusal::AcmeChallenge(key_authorization) => {
+                let mut resp = Response::new(body::full(key_authorization));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 resp
             }
         }

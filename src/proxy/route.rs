@@ -21,6 +21,8 @@ pub struct Site {
     pub origin_tls: Option<super::upstream::TlsPool>,
     pub preserve_host: bool,
     pub has_tls: bool,
+    /// The certificate comes from ACME (and may still be pending).
+    pub acme: bool,
     /// The ready `Strict-Transport-Security` value, for HTTPS responses.
     pub hsts: Option<HeaderValue>,
     /// Tracker rules and loader settings for this site's pages.
@@ -66,6 +68,7 @@ impl Site {
             },
             preserve_host: site.preserve_host,
             has_tls: site.tls.is_some(),
+            acme: site.tls == Some(crate::config::SiteTls::Acme),
             hsts,
             rewrite,
             consent,

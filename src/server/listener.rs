@@ -70,6 +70,10 @@ async fn handshake(shared: Arc<Shared>, stream: TcpStream, peer: std::net::Socke
             return;
         }
     };
+    // A `tls-alpn-01` validation ends with the handshake (RFC 8737 §3): no HTTP follows.
+    if tls.get_ref().1.alpn_protocol() == Some(crate::acme::ALPN_CHALLENGE_PROTOCOL) {
+        return;
+    }
     let sni = tls
         .get_ref()
         .1

@@ -46,6 +46,7 @@ impl State {
         key: &Arc<CookieKey>,
         store: &Store,
         collector: &Arc<crate::collect::Collector>,
+        acme: &Arc<crate::acme::Acme>,
     ) -> Result<State, ConfigError> {
         let certs = CertStore::load(&config).map_err(|problems| ConfigError {
             file: config.source.clone(),
@@ -58,6 +59,7 @@ impl State {
                 Arc::clone(key),
                 store.clone(),
                 Arc::clone(collector),
+                Arc::clone(acme),
             ),
             certs,
             config: Arc::new(config),
@@ -115,6 +117,8 @@ struct Shared {
     store: Store,
     /// Event collection: geo database, salts, visits (kept across reloads).
     collector: Arc<crate::collect::Collector>,
+    /// Certificates ordered by ACME, and the challenge answers in flight.
+    acme: Arc<crate::acme::Acme>,
     /// Where each site's GA events go; replaced on reload.
     ga_targets: crate::ga::forwarder::Targets,
     stats_sites: crate::stats::rollup::Sites,
@@ -214,14 +218,18 @@ pub async fn start_with_metrics(
         limit: config.collect.ga_queue_limit,
         max_age: config.collect.ga_max_age,
     };
+    let acme = crate::acme::Acme::new(&config);
+    let acme_config = config.acme.clone();
     let state = Arc::new(ArcSwap::from_pointee(State::build(
-        config, &metrics, &key, &store, &collector,
+        config, &metrics, &key, &store, &collector, &acme,
     )?));
     let tls = if server.tls_listen.is_empty() {
         None
     } else {
         Some(TlsAcceptor::from(Arc::new(tls::server_config(
             Arc::clone(&state),
+            Arc::clone(&acme),
+            acme_config.challenge == crate::config::Challenge::TlsAlpn01,
         )?)))
     };
 
@@ -243,6 +251,7 @@ pub async fn start_with_metrics(
         store: store.clone(),
         collector: Arc::clone(&collector),
         ga_targets: Arc::clone(&ga_targets),
+        acme: Arc::clone(&acme),
         stats_sites: Arc::clone(&stats_sites),
         builder: connection_builder(&server),
         tls,
@@ -311,6 +320,12 @@ pub async fn start_with_metrics(
         stats_sites,
         shutdown_rx.clone(),
     ));
+    let acme_job = tokio::spawn(crate::acme::run(
+        acme,
+        acme_config,
+        Arc::clone(&metrics),
+        shutdown_rx.clone(),
+    ));
     let funnel_job = tokio::spawn(flush_counts(
         funnel,
         Arc::clone(&metrics),
@@ -338,7 +353,7 @@ pub async fn start_with_metrics(
         shutdown_tx,
         admin,
         retention_job,
-        background: vec![ga_sender, funnel_job, rollup_job],
+        background: vec![ga_sender, funnel_job, rollup_job, acme_job],
         workers,
         grace: server.timeouts.shutdown_grace,
         _lock: lock,
@@ -468,7 +483,9 @@ impl ServerHandle {
             &self.shared.key,
             &self.shared.store,
             &self.shared.collector,
+            &self.shared.acme,
         )?;
+        self.shared.acme.reconfigure(&state.config);
         self.shared.state.store(Arc::new(state));
         self.shared.ga_targets.store(Arc::new(targets));
         self.shared

@@ -14,6 +14,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use super::State;
+use crate::acme::{ALPN_CHALLENGE_PROTOCOL, Acme};
 use crate::config::{Config, Problem};
 
 /// Host name → certificate, for every site with a `tls` section.
@@ -27,7 +28,13 @@ impl CertStore {
         let mut by_host = HashMap::new();
         let mut problems = Vec::new();
         for site in &config.sites {
-            let Some(files) = &site.tls else { continue };
+            let Some(files) = site.tls.as_ref().and_then(crate::config::SiteTls::files) else {
+                continue;
+            };
+            // `check-config --offline` has reported a missing file as a warning already.
+            if !files.cert.is_file() || !files.key.is_file() {
+                continue;
+            }
             match load_certified_key(&files.cert, &files.key) {
                 Ok(key) => {
                     let key = Arc::new(key);
@@ -72,26 +79,49 @@ fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, (&'static
     Ok(certified)
 }
 
-/// Resolves a certificate from the *current* state on every handshake.
+/// Resolves a certificate from the *current* state on every handshake: the site's files,
+/// or what ACME holds for the name.
 #[derive(Debug)]
-struct SniResolver(Arc<ArcSwap<State>>);
+struct SniResolver {
+    state: Arc<ArcSwap<State>>,
+    acme: Arc<Acme>,
+}
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         // No SNI, or a name no site has: the handshake fails rather than revealing which
         // sites live here through a default certificate.
-        hello
-            .server_name()
-            .and_then(|name| self.0.load().certs.get(name))
+        let name = hello.server_name()?.to_ascii_lowercase();
+        // A CA validating `tls-alpn-01` offers only `acme-tls/1` and gets only the challenge
+        // certificate (RFC 8737 §3); nobody else ever sees one.
+        if hello
+            .alpn()
+            .is_some_and(|mut offered| offered.any(|p| p == ALPN_CHALLENGE_PROTOCOL))
+        {
+            return self.acme.alpn_certificate(&name);
+        }
+        self.state
+            .load()
+            .certs
+            .get(&name)
+            .or_else(|| self.acme.certificate(&name))
     }
 }
 
-pub fn server_config(state: Arc<ArcSwap<State>>) -> Result<ServerConfig, rustls::Error> {
+/// `alpn_challenge`: offer `acme-tls/1` so a CA can validate by `tls-alpn-01`.
+pub fn server_config(
+    state: Arc<ArcSwap<State>>,
+    acme: Arc<Acme>,
+    alpn_challenge: bool,
+) -> Result<ServerConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver(state)));
+        .with_cert_resolver(Arc::new(SniResolver { state, acme }));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if alpn_challenge {
+        config.alpn_protocols.push(ALPN_CHALLENGE_PROTOCOL.to_vec());
+    }
     Ok(config)
 }

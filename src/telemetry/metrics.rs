@@ -72,6 +72,7 @@ pub struct Metrics {
     pub ga: super::flow::GaMetrics,
     /// The proof of enforcement per day, for the statistics.
     pub proof: super::proof::ProofTally,
+    pub acme: super::acme::AcmeMetrics,
 }
 
 impl Metrics {
@@ -140,7 +141,9 @@ impl Metrics {
         );
         let collect = super::flow::CollectMetrics::register(&mut registry);
         let ga = super::flow::GaMetrics::register(&mut registry);
+        let acme = super::acme::AcmeMetrics::register(&mut registry);
         Metrics {
+            acme,
             registry,
             proof: super::proof::ProofTally::default(),
             collect,

@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 pub struct Ca {
     cert: rcgen::Certificate,
+    params: CertificateParams,
     key: KeyPair,
 }
 
@@ -26,7 +27,7 @@ impl Ca {
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let key = KeyPair::generate().expect("key");
         let cert = params.self_signed(&key).expect("self-signed CA");
-        Ca { cert, key }
+        Ca { cert, params, key }
     }
 
     pub fn pem(&self) -> String {
@@ -59,9 +60,8 @@ impl Ca {
                 .expect("params");
         adjust(&mut params);
         let key = KeyPair::generate().expect("key");
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("signed leaf");
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).expect("signed leaf");
         Leaf {
             cert_pem: format!("{}{}", cert.pem(), self.cert.pem()),
             key_pem: key.serialize_pem(),

@@ -33,7 +33,7 @@ impl Recorder {
             .with_no_client_auth()
             .with_single_cert(
                 vec![cert.cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into()),
+                rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into()),
             )
             .expect("tls config");
         let acceptor = TlsAcceptor::from(Arc::new(tls));
