@@ -16,6 +16,10 @@ command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The store's tests run against a real PostgreSQL server as well as SQLite.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# Automatic HTTPS is tested against Pebble, Let's Encrypt's test CA.
+command -v pebble >/dev/null 2>&1 || need_apt+=(pebble)
+# The systemd unit is checked with systemd-analyze verify.
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing test dependencies: ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -45,7 +49,17 @@ set +e
 cargo test --locked --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+# The Debian package: built with cargo-deb, installed with dpkg -i, checked, removed.
+package=skipped
+if [ $# -gt 0 ]; then
+    echo "package check skipped: tests were filtered"
+elif [ "$(id -u)" = 0 ]; then
+    if scripts/package.sh; then package=ok; else package=failed; status=1; fi
+else
+    echo "package check skipped: dpkg -i needs root (run scripts/package.sh as root)"
+fi
 # One closing line for all test binaries together.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+echo "debian package: $package"
 exit "$status"

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod ga;
+pub mod pebble;
 pub mod pki;
 pub mod postgres;
 pub mod recorder;
@@ -500,7 +501,10 @@ impl Binary {
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = self.child.kill();
-                    panic!("consent-proxy did not exit");
+                    panic!(
+                        "consent-proxy did not exit; log:\n{}",
+                        self.log.lock().expect("lock").join("\n")
+                    );
                 }
             }
         }
