@@ -383,3 +383,163 @@ async fn a_failing_order_retries_with_backoff_while_the_site_keeps_serving() {
         .expect("failures");
     assert!(failures >= 2, "{metrics}");
 }
+
+/// A load balancer in miniature: connections alternate between the backends (and go to
+/// the other one if a backend is down). It starts passing connections on once `ready`
+/// fires; until then they wait in the listen backlog.
+async fn round_robin(
+    backends: [SocketAddr; 2],
+    ready: tokio::sync::oneshot::Receiver<()>,
+) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = ready.await;
+        let mut turn = 0usize;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let first = turn % 2;
+            turn += 1;
+            tokio::spawn(async move {
+                for backend in [backends[first], backends[1 - first]] {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_one_postgres_order_once_answer_each_others_challenges_and_share_the_certificate()
+ {
+    let upstream = Upstream::start().await;
+    upstream.page("/", &[("content-type", "text/html; charset=utf-8")], PAGE);
+    let db = support::postgres::fresh_database().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http: [SocketAddr; 2] =
+        [0, 1].map(|_| format!("127.0.0.1:{}", free_port()).parse().expect("addr"));
+    let tls: [SocketAddr; 2] =
+        [0, 1].map(|_| format!("127.0.0.1:{}", free_port()).parse().expect("addr"));
+    std::fs::write(dir.path().join("shared.key"), [7u8; 32]).expect("key");
+    // The CA's validation requests reach both replicas in turn.
+    let (ready, both_up) = tokio::sync::oneshot::channel();
+    let balancer = round_robin(http, both_up).await;
+    let pebble = Pebble::start(
+        dir.path(),
+        &Options {
+            http_port: balancer.port(),
+            tls_port: tls[0].port(),
+            validity: None,
+        },
+    );
+    let replicas: Vec<Binary> = (0..2)
+        .map(|n| {
+            let path = dir.path().join(format!("replica{n}.toml"));
+            std::fs::write(
+                &path,
+                format!(
+                    r#"
+[server]
+listen = ["{http}"]
+tls_listen = ["{tls}"]
+data_dir = "data{n}"
+secret_key_file = "shared.key"
+
+[storage]
+url = "{db}"
+
+[acme]
+directory = "{directory}"
+ca = "{ca}"
+retry = "1s"
+
+[[site]]
+name = "voipexpress"
+hosts = ["{SITE_A}", "www.{SITE_A}"]
+upstream = "http://{upstream}"
+jurisdiction = "nl"
+tls = "acme"
+"#,
+                    http = http[n],
+                    tls = tls[n],
+                    directory = pebble.directory,
+                    ca = pebble.ca_file.display(),
+                    upstream = upstream.addr,
+                ),
+            )
+            .expect("config");
+            path
+        })
+        .map(|path| Binary::serve(&path))
+        .collect();
+    for replica in &replicas {
+        replica.listening("listening for HTTP");
+    }
+    ready.send(()).expect("balancer");
+    for replica in &replicas {
+        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            replica.wait_for("in use site=voipexpress")
+        }));
+        if waited.is_err() {
+            for (n, r) in replicas.iter().enumerate() {
+                eprintln!(
+                    "--- replica {n}:\n{}",
+                    r.log
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .join("\n")
+                );
+            }
+            panic!("a replica has no certificate in use");
+        }
+    }
+    let root = pebble.issuing_root().await;
+    let mut presented = Vec::new();
+    for (n, addr) in tls.iter().enumerate() {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_info(true)
+            .resolve(SITE_A, *addr)
+            .add_root_certificate(reqwest::Certificate::from_pem(root.as_bytes()).expect("pem"))
+            .build()
+            .expect("client");
+        let resp = client
+            .get(format!("https://{SITE_A}:{}/", addr.port()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("replica {n} over HTTPS: {e:?}"));
+        assert_eq!(resp.status(), 200);
+        presented.push(peer_certificate(&resp));
+    }
+    assert_eq!(presented[0], presented[1], "one certificate for both");
+    let logs: Vec<Vec<String>> = replicas
+        .iter()
+        .map(|r| r.log.lock().expect("log").clone())
+        .collect();
+    let count = |needle: &str| -> Vec<usize> {
+        logs.iter()
+            .map(|log| log.iter().filter(|l| l.contains(needle)).count())
+            .collect()
+    };
+    assert_eq!(
+        count("ordering a certificate").iter().sum::<usize>(),
+        1,
+        "only one replica orders"
+    );
+    assert_eq!(count("ACME account created").iter().sum::<usize>(), 1);
+    // Both answered the CA's validation requests: one of them from the shared store.
+    let answered = count("/.well-known/acme-challenge/");
+    assert!(answered.iter().all(|&n| n > 0), "{answered:?}");
+    assert!(
+        logs.iter()
+            .flatten()
+            .filter(|l| l.contains("/.well-known/acme-challenge/"))
+            .all(|l| l.contains("status=200")),
+        "every validation request was answered"
+    );
+}

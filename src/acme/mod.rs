@@ -9,6 +9,7 @@
 
 mod cert;
 mod files;
+mod keeper;
 mod order;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use crate::telemetry::Metrics;
 use crate::telemetry::metrics::SiteLabels;
 pub use cert::Issued;
 pub use files::AcmeFiles;
+use keeper::Keeper;
 
 /// Where the CA fetches `http-01` answers (RFC 8555 §8.3).
 pub const HTTP_CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
@@ -90,23 +92,23 @@ pub struct Acme {
     by_host: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
     pending: Pending,
     sites: ArcSwap<Vec<AcmeSite>>,
-    files: AcmeFiles,
+    keeper: Keeper,
     /// Wakes the schedule after a reload.
     wake: Notify,
 }
 
 impl Acme {
     /// Loads the stored certificates of `config`'s ACME sites so they serve at once.
-    pub fn new(config: &Config) -> Arc<Acme> {
+    pub async fn new(config: &Config, store: &crate::store::Store) -> Arc<Acme> {
         let acme = Arc::new(Acme {
             by_host: ArcSwap::default(),
             pending: Pending::default(),
             sites: ArcSwap::from_pointee(acme_sites(config)),
-            files: AcmeFiles::new(&config.server.data_dir),
+            keeper: Keeper::new(&config.server.data_dir, store),
             wake: Notify::new(),
         });
         for site in acme.sites.load().iter() {
-            if let Some(issued) = acme.stored(site) {
+            if let Some(issued) = acme.stored(site).await {
                 acme.install(site, &issued);
             }
         }
@@ -118,9 +120,14 @@ impl Acme {
         self.by_host.load().get(host).cloned()
     }
 
-    /// The key authorization for an `http-01` token the CA is checking.
-    pub fn http_challenge(&self, token: &str) -> Option<String> {
-        lock(&self.pending.http).get(token).cloned()
+    /// The key authorization for an `http-01` token the CA is checking: this process's
+    /// own, or one another replica published in the shared store.
+    pub async fn http_challenge(&self, token: &str) -> Option<String> {
+        let local = lock(&self.pending.http).get(token).cloned();
+        match local {
+            Some(answer) => Some(answer),
+            None => self.keeper.published(token).await,
+        }
     }
 
     /// The `tls-alpn-01` certificate for a name being validated.
@@ -128,23 +135,16 @@ impl Acme {
         lock(&self.pending.alpn).get(host).cloned()
     }
 
-    /// A reload may add or change ACME sites; the schedule looks at them at once.
+    /// A reload may add or change ACME sites; the schedule looks at them (and loads their
+    /// stored certificates) at once.
     pub fn reconfigure(&self, config: &Config) {
-        let sites = acme_sites(config);
-        for site in &sites {
-            if self.certificate(&site.hosts[0]).is_none()
-                && let Some(issued) = self.stored(site)
-            {
-                self.install(site, &issued);
-            }
-        }
-        self.sites.store(Arc::new(sites));
+        self.sites.store(Arc::new(acme_sites(config)));
         self.wake.notify_one();
     }
 
     /// The site's stored certificate, if it is readable and names all its hosts.
-    fn stored(&self, site: &AcmeSite) -> Option<Issued> {
-        match self.files.certificate(&site.name) {
+    async fn stored(&self, site: &AcmeSite) -> Option<Issued> {
+        match self.keeper.certificate(&site.name).await {
             Ok(Some((chain, key))) => match Issued::from_pem(&chain, &key) {
                 Ok(issued) if issued.covers(&site.hosts) => Some(issued),
                 Ok(_) => {
@@ -200,11 +200,27 @@ pub async fn run(
                 .as_ref()
                 .is_none_or(|i| !i.covers(&site.hosts))
             {
-                schedule.issued = acme.stored(site);
+                schedule.issued = acme.stored(site).await;
+                if let Some(issued) = &schedule.issued
+                    && acme.certificate(&site.hosts[0]).is_none()
+                {
+                    // Another replica stored it (or an operator put it in place).
+                    tracing::info!(site = %site.name, names = ?issued.names, "certificate from the store in use");
+                    acme.install(site, issued);
+                }
             }
             let now = SystemTime::now();
             let due = schedule.issued.as_ref().is_none_or(|i| now >= i.renew_at());
             if due && schedule.retry_at.is_none_or(|at| now >= at) {
+                match take_turn(&acme, site, schedule).await {
+                    Turn::Order => {}
+                    Turn::Renewed => continue,
+                    Turn::Wait => {
+                        schedule.retry_at = Some(now + config.retry.min(OTHERS_POLL));
+                        next = next.min(now + config.retry.min(OTHERS_POLL));
+                        continue;
+                    }
+                }
                 metrics
                     .acme
                     .orders
@@ -212,7 +228,9 @@ pub async fn run(
                         site: Arc::clone(&site.name),
                     })
                     .inc();
-                match order_for(&acme, &config, &mut account, site).await {
+                let ordered = order_for(&acme, &config, &mut account, site).await;
+                acme.keeper.release(&site.name).await;
+                match ordered {
                     Ok(issued) => {
                         tracing::info!(site = %site.name, names = ?issued.names, days_left = issued.days_left(SystemTime::now()).round(), "certificate issued and in use");
                         acme.install(site, &issued);
@@ -221,6 +239,9 @@ pub async fn run(
                         schedule.delay = None;
                     }
                     Err(error) => {
+                        // A failure may come from a stale account (a CA reset, another
+                        // replica's); the next attempt reads it afresh.
+                        account = None;
                         let delay = schedule
                             .delay
                             .map_or(config.retry, |d| (d * 2).min(MAX_RETRY));
@@ -268,6 +289,47 @@ pub async fn run(
     }
 }
 
+/// How often a replica looks again while another one holds a site's order.
+const OTHERS_POLL: Duration = Duration::from_secs(10);
+
+enum Turn {
+    /// This process orders.
+    Order,
+    /// Another replica already renewed it; its certificate is now in use here too.
+    Renewed,
+    /// Another replica is ordering right now.
+    Wait,
+}
+
+/// With replicas, only the holder of the site's lease orders; the others pick up the
+/// certificate it stores.
+async fn take_turn(acme: &Acme, site: &AcmeSite, schedule: &mut Schedule) -> Turn {
+    match acme.keeper.lease(&site.name).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(site = %site.name, "another replica is ordering this certificate");
+            return Turn::Wait;
+        }
+        Err(error) => {
+            tracing::warn!(site = %site.name, %error, "cannot take the ACME order lease; trying again soon");
+            return Turn::Wait;
+        }
+    }
+    if acme.keeper.is_shared()
+        && let Some(fresh) = acme.stored(site).await
+        && SystemTime::now() < fresh.renew_at()
+    {
+        acme.keeper.release(&site.name).await;
+        tracing::info!(site = %site.name, names = ?fresh.names, "certificate from the store in use");
+        acme.install(site, &fresh);
+        schedule.issued = Some(fresh);
+        schedule.retry_at = None;
+        schedule.delay = None;
+        return Turn::Renewed;
+    }
+    Turn::Order
+}
+
 async fn order_for(
     acme: &Acme,
     config: &AcmeConfig,
@@ -275,16 +337,17 @@ async fn order_for(
     site: &AcmeSite,
 ) -> Result<Issued, String> {
     if account.is_none() {
-        *account = Some(order::account(config, &acme.files).await?);
+        *account = Some(order::account(config, &acme.keeper).await?);
     }
     let Some(account) = account.as_ref() else {
         return Err("no ACME account".to_owned());
     };
     tracing::info!(site = %site.name, hosts = ?site.hosts, directory = config.directory_url(), "ordering a certificate");
-    let (chain, key) = order::issue(account, &site.hosts, config.challenge, &acme.pending).await?;
+    let (chain, key) = order::issue(account, &site.hosts, config.challenge, acme).await?;
     let issued = Issued::from_pem(&chain, &key)?;
-    acme.files
+    acme.keeper
         .save_certificate(&site.name, &chain, &key)
+        .await
         .map_err(|e| format!("cannot store the certificate: {e}"))?;
     Ok(issued)
 }

@@ -11,26 +11,22 @@ use instant_acme::{
     NewAccount, NewOrder, OrderStatus, RetryPolicy,
 };
 
-use super::Pending;
-use super::files::AcmeFiles;
+use super::Acme;
+use super::keeper::Keeper;
 use crate::config::{AcmeConfig, Challenge};
 
-/// The account for the configured directory: restored from `data_dir/acme`, or created
-/// (terms of service agreed, the `email` as contact) and saved there.
-pub async fn account(acme: &AcmeConfig, files: &AcmeFiles) -> Result<Account, String> {
+/// The account for the configured directory: restored from where the keeper keeps it, or
+/// created (terms of service agreed, the `email` as contact) and kept there.
+pub async fn account(acme: &AcmeConfig, keeper: &Keeper) -> Result<Account, String> {
     let directory = acme.directory_url();
     let builder =
         || -> Result<_, String> { Ok(Account::builder_with_http(Box::new(http_client(acme)?))) };
-    let stored = files
+    let stored = keeper
         .account(directory)
+        .await
         .map_err(|e| format!("cannot read the ACME account: {e}"))?;
     if let Some(json) = stored {
-        let credentials: AccountCredentials = serde_json::from_str(&json)
-            .map_err(|e| format!("the stored ACME account is unreadable: {e}"))?;
-        return builder()?
-            .from_credentials(credentials)
-            .await
-            .map_err(|e| format!("cannot restore the ACME account at {directory}: {e}"));
+        return restore(builder()?, directory, &json).await;
     }
     let contact = acme.email.as_ref().map(|e| format!("mailto:{e}"));
     let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
@@ -47,11 +43,29 @@ pub async fn account(acme: &AcmeConfig, files: &AcmeFiles) -> Result<Account, St
         .await
         .map_err(|e| format!("cannot create an ACME account at {directory}: {e}"))?;
     let json = serde_json::to_string(&credentials).map_err(|e| e.to_string())?;
-    files
+    let kept = keeper
         .save_account(directory, &json)
+        .await
         .map_err(|e| format!("cannot save the ACME account: {e}"))?;
+    if kept != json {
+        // Another replica created one at the same moment; everyone uses that one.
+        return restore(builder()?, directory, &kept).await;
+    }
     tracing::info!(directory, "ACME account created");
     Ok(account)
+}
+
+async fn restore(
+    builder: instant_acme::AccountBuilder,
+    directory: &str,
+    json: &str,
+) -> Result<Account, String> {
+    let credentials: AccountCredentials = serde_json::from_str(json)
+        .map_err(|e| format!("the stored ACME account is unreadable: {e}"))?;
+    builder
+        .from_credentials(credentials)
+        .await
+        .map_err(|e| format!("cannot restore the ACME account at {directory}: {e}"))
 }
 
 /// The HTTPS client that talks to the directory: the public web roots, or the `ca` file's
@@ -96,7 +110,7 @@ pub async fn issue(
     account: &Account,
     hosts: &[String],
     challenge: Challenge,
-    pending: &Pending,
+    acme: &Acme,
 ) -> Result<(String, String), String> {
     let identifiers: Vec<Identifier> = hosts.iter().cloned().map(Identifier::Dns).collect();
     let mut order = account
@@ -127,11 +141,15 @@ pub async fn issue(
                 Challenge::TlsAlpn01 => {
                     let cert =
                         super::cert::alpn_challenge(&host, key_authorization.digest().as_ref())?;
-                    pending.add_alpn(&host, cert);
+                    acme.pending.add_alpn(&host, cert);
                     answered.push(Answer::Alpn(host.clone()));
                 }
                 Challenge::Http01 => {
-                    pending.add_http(&challenge.token, key_authorization.as_str());
+                    acme.pending
+                        .add_http(&challenge.token, key_authorization.as_str());
+                    acme.keeper
+                        .publish(&challenge.token, key_authorization.as_str())
+                        .await?;
                     answered.push(Answer::Http(challenge.token.clone()));
                 }
             }
@@ -166,8 +184,11 @@ pub async fn issue(
     .await;
     for answer in answered {
         match answer {
-            Answer::Http(token) => pending.remove_http(&token),
-            Answer::Alpn(host) => pending.remove_alpn(&host),
+            Answer::Http(token) => {
+                acme.pending.remove_http(&token);
+                acme.keeper.withdraw(&token).await;
+            }
+            Answer::Alpn(host) => acme.pending.remove_alpn(&host),
         }
     }
     outcome

@@ -79,7 +79,14 @@ pub(super) fn parse(source: PathBuf, text: &str, files: Files) -> Result<Config,
     validate::check_dashboard(&dashboard, &server, &sites, &mut problems);
     super::analytics::check(&geoip, &collect, &sites, &mut problems);
     let mut warnings = Vec::new();
-    validate::check_acme(&acme, &server, &sites, &mut problems, &mut warnings);
+    validate::check_acme(
+        &acme,
+        &storage,
+        &server,
+        &sites,
+        &mut problems,
+        &mut warnings,
+    );
     if files == Files::MayBeMissing {
         let (missing, rest): (Vec<_>, Vec<_>) = problems.into_iter().partition(|p| p.missing_file);
         warnings.extend(missing);

@@ -475,6 +475,7 @@ fn check_upstream_tls(site: &SiteConfig, name: &str, problems: &mut Vec<Problem>
 /// `[acme]` and the sites that use it (RFC 8555; challenges RFC 8555 §8.3 and RFC 8737).
 pub(super) fn check_acme(
     acme: &AcmeConfig,
+    storage: &super::StorageConfig,
     server: &ServerConfig,
     sites: &[SiteConfig],
     problems: &mut Vec<Problem>,
@@ -546,6 +547,14 @@ pub(super) fn check_acme(
                 "the CA checks `{what}` on port {port}; no listener is on it (fine only behind \
                  a port forward)"
             ),
+        ));
+    }
+    if acme.challenge == Challenge::TlsAlpn01 && storage.url.starts_with("postgres") {
+        // The challenge certificate lives in the ordering replica's memory only.
+        warnings.push(Problem::global(
+            "acme.challenge",
+            "with replicas sharing PostgreSQL, the CA's tls-alpn-01 handshake may reach a \
+             replica that did not order; `http-01` answers from every replica",
         ));
     }
 }

@@ -163,6 +163,10 @@ impl Proxy {
             enforced: Enforced::default(),
         };
         let mut resp = match self.request_filter(&req, conn) {
+            Err(Refusal::AcmeChallenge(token)) => match self.acme.http_challenge(&token).await {
+                Some(answer) => refusal::acme_answer(answer),
+                None => error_page::page(StatusCode::NOT_FOUND),
+            },
             Err(refusal) => refusal.into_response(),
             Ok(site) if req.uri().path().starts_with("/_cp/") => {
                 ex.site = Some(Arc::clone(&site));
@@ -220,12 +224,13 @@ impl Proxy {
         {
             return Err(Refusal::Page(StatusCode::MISDIRECTED_REQUEST));
         }
+        // An ACME site's `http-01` path belongs to the proxy (RFC 8555 §8.3), before any
+        // redirect: the CA asks over plain HTTP.
         if !conn.tls
             && site.acme
             && let Some(token) = req.uri().path().strip_prefix(acme::HTTP_CHALLENGE_PATH)
-            && let Some(answer) = self.acme.http_challenge(token)
         {
-            return Err(Refusal::AcmeChallenge(answer));
+            return Err(Refusal::AcmeChallenge(token.to_owned()));
         }
         // An ACME site without its first certificate yet keeps serving plain HTTP.
         if self.redirect_to_https

@@ -12,7 +12,7 @@ pub(super) enum Refusal {
     Page(StatusCode),
     /// The `Location` for a permanent redirect to HTTPS.
     RedirectToHttps(String),
-    /// The key authorization of an ACME `http-01` challenge (RFC 8555 §8.3).
+    /// The token of an ACME `http-01` challenge (RFC 8555 §8.3), answered by the caller.
     AcmeChallenge(String),
 }
 
@@ -29,16 +29,19 @@ impl Refusal {
                 }
                 resp
             }
-            Refusal::AcmeChallenge(key_authorization) => {
-                let mut resp = Response::new(body::full(key_authorization));
-                resp.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/octet-stream"),
-                );
-                resp
-            }
+            Refusal::AcmeChallenge(_) => error_page::page(StatusCode::NOT_FOUND),
         }
     }
+}
+
+/// The key authorization of an `http-01` challenge, as the CA expects it.
+pub(super) fn acme_answer(key_authorization: String) -> Response<ProxyBody> {
+    let mut resp = Response::new(body::full(key_authorization));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
 }
 
 pub(super) fn https_location(host: &str, uri: &Uri) -> String {

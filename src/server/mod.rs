@@ -218,7 +218,7 @@ pub async fn start_with_metrics(
         limit: config.collect.ga_queue_limit,
         max_age: config.collect.ga_max_age,
     };
-    let acme = crate::acme::Acme::new(&config);
+    let acme = crate::acme::Acme::new(&config, &store).await;
     let acme_config = config.acme.clone();
     let state = Arc::new(ArcSwap::from_pointee(State::build(
         config, &metrics, &key, &store, &collector, &acme,

@@ -9,6 +9,7 @@
 //! the same for all of them (salts, the GA queue, rollups) is decided in the database.
 //! Schemas are versioned migrations embedded in the binary (`migrations/`), run at start.
 
+pub mod acme;
 pub mod consents;
 pub mod db;
 pub mod enforcement;
