@@ -1,5 +1,5 @@
 //! ACME state shared by replicas through the store: the account, certificates, the order
-//! lease and the `http-01` answers (see `crate::acme`).
+//! lease and the `http-01` answers (the `acme` module uses them).
 
 use super::db::on_db;
 use super::{Store, StoreError};
