@@ -388,9 +388,7 @@ async fn withdrawal_deletes_what_is_still_queued_and_stops_forwarding() {
     assert_eq!(depth().await, 0, "withdrawal stops forwarding at once");
     let withdrawn = set_cookies(&resp);
     assert!(
-        withdrawn
-            .iter()
-            .any(|c| c.starts_with("cp_cid=; Max-Age=0")),
+        support::expires_any(&withdrawn, "cp_cid"),
         "GA's client id is expired with the consent: {withdrawn:?}"
     );
     // New events of the visitor who refused are not queued.

@@ -248,13 +248,19 @@ async fn answer(
         expires,
     };
     let secure = ctx.proto == "https";
-    let set_cookie = format!(
-        "{}={}; Path=/; Max-Age={}; SameSite=Lax; HttpOnly{}",
+    // Read by the proxy only (HttpOnly); Lax so the choice holds on arrival from a link.
+    let set_cookie = ::cookie::Cookie::build((
         super::cookie::NAME,
         cookie.encode(ctx.key, &site.name, &site.policy_version),
-        site.consent_lifetime.as_secs(),
-        if secure { "; Secure" } else { "" }
-    );
+    ))
+    .path("/")
+    .max_age(::cookie::time::Duration::seconds(
+        i64::try_from(site.consent_lifetime.as_secs()).unwrap_or(i64::MAX),
+    ))
+    .same_site(::cookie::SameSite::Lax)
+    .http_only(true)
+    .secure(secure)
+    .to_string();
     let body = serde_json::json!({
         "id": id.to_string(),
         "date": issued,

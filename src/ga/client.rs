@@ -31,11 +31,10 @@ fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then_some(v.trim())
-        })
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 /// `GA1.1.1234567890.1733212345` → `1234567890.1733212345`.
@@ -92,16 +91,23 @@ impl Client {
     /// The `Set-Cookie` values to send back: the session always (its last-event time
     /// moves), the client id when it is new. HttpOnly: only the proxy reads them.
     pub fn set_cookies(&self, now_ms: i64, max_age: u64, secure: bool) -> Vec<String> {
-        let attrs = format!(
-            "Path=/; Max-Age={max_age}; SameSite=Lax; HttpOnly{}",
-            if secure { "; Secure" } else { "" }
-        );
-        let mut out = vec![format!(
-            "{SESSION_COOKIE}={}.{}.{now_ms}; {attrs}",
-            self.session_id, self.session_number
+        let build = |name: &'static str, value: String| {
+            cookie::Cookie::build((name, value))
+                .path("/")
+                .max_age(cookie::time::Duration::seconds(
+                    i64::try_from(max_age).unwrap_or(i64::MAX),
+                ))
+                .same_site(cookie::SameSite::Lax)
+                .http_only(true)
+                .secure(secure)
+                .to_string()
+        };
+        let mut out = vec![build(
+            SESSION_COOKIE,
+            format!("{}.{}.{now_ms}", self.session_id, self.session_number),
         )];
         if self.new_client_cookie {
-            out.push(format!("{CLIENT_COOKIE}={}; {attrs}", self.client_id));
+            out.push(build(CLIENT_COOKIE, self.client_id.clone()));
         }
         out
     }

@@ -567,3 +567,27 @@ pub fn percent(text: &str) -> String {
         })
         .collect()
 }
+
+/// The cookie a `Set-Cookie` value expires (`Max-Age=0`), with the domain it names, if it
+/// is one: `("_ga", Some("voipexpress.test"))`.
+pub fn expiry(set_cookie: &str) -> Option<(String, Option<String>)> {
+    let cookie = cookie::Cookie::parse(set_cookie).ok()?;
+    (cookie.max_age() == Some(cookie::time::Duration::ZERO) && cookie.value().is_empty())
+        .then(|| (cookie.name().to_owned(), cookie.domain().map(str::to_owned)))
+}
+
+/// Whether `set_cookies` expire `name` host-only (`domain: None`) or on `domain`.
+pub fn expires(set_cookies: &[String], name: &str, domain: Option<&str>) -> bool {
+    set_cookies
+        .iter()
+        .filter_map(|c| expiry(c))
+        .any(|(n, d)| n == name && d.as_deref() == domain)
+}
+
+/// Whether `set_cookies` expire `name` at all.
+pub fn expires_any(set_cookies: &[String], name: &str) -> bool {
+    set_cookies
+        .iter()
+        .filter_map(|c| expiry(c))
+        .any(|(n, _)| n == name)
+}
