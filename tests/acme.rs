@@ -543,3 +543,37 @@ tls = "acme"
         "every validation request was answered"
     );
 }
+
+#[tokio::test]
+async fn a_ca_that_never_answers_does_not_hold_up_a_shutdown() {
+    // Accepts connections and never says a word: the order hangs in its first request.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let directory = format!("https://{}/dir", silent.local_addr().expect("addr"));
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("proxy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"data\"\n\
+             [server.timeouts]\nshutdown_grace = \"2s\"\n\
+             [acme]\ndirectory = \"{directory}\"\n\
+             [[site]]\nname = \"voipexpress\"\nhosts = [\"{SITE_A}\"]\n\
+             upstream = \"http://{}\"\njurisdiction = \"nl\"\ntls = \"acme\"\n",
+            upstream.addr
+        ),
+    )
+    .expect("config");
+    let proxy = Binary::serve(&path);
+    proxy.listening("listening for HTTP");
+    // The connection to the CA is open (and will stay silent).
+    let (_held, _) = silent.accept().expect("the proxy calls the CA");
+    proxy.signal("TERM");
+    let status = tokio::task::spawn_blocking(move || {
+        let mut proxy = proxy;
+        proxy.wait_exit()
+    })
+    .await
+    .expect("join");
+    assert!(status.success(), "{status:?}");
+}

@@ -228,7 +228,16 @@ pub async fn run(
                         site: Arc::clone(&site.name),
                     })
                     .inc();
-                let ordered = order_for(&acme, &config, &mut account, site).await;
+                // A shutdown does not wait for a slow CA (an order may poll for minutes).
+                let ordered = tokio::select! {
+                    ordered = tokio::time::timeout(ORDER_TIMEOUT, order_for(&acme, &config, &mut account, site)) => {
+                        ordered.unwrap_or_else(|_| Err(format!("the CA did not finish within {ORDER_TIMEOUT:?}")))
+                    }
+                    _ = shutdown.changed() => {
+                        acme.keeper.release(&site.name).await;
+                        return;
+                    }
+                };
                 acme.keeper.release(&site.name).await;
                 match ordered {
                     Ok(issued) => {
@@ -288,6 +297,10 @@ pub async fn run(
         }
     }
 }
+
+/// The longest one order may take (the CA's HTTP client has no timeout of its own; a CA
+/// that stops answering must not stop the schedule).
+const ORDER_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How often a replica looks again while another one holds a site's order.
 const OTHERS_POLL: Duration = Duration::from_secs(10);
