@@ -598,9 +598,13 @@ mod tests {
     }
 
     #[test]
-    fn upstream_must_be_plain_http_origin() {
+    fn upstream_is_an_http_or_https_origin() {
         assert!(check_upstream("http://127.0.0.1:3000").is_ok());
         assert!(check_upstream("http://backend").is_ok());
+        assert!(check_upstream("https://origin.example").is_ok());
+        assert!(check_upstream("https://origin.example:8443").is_ok());
+        assert!(check_upstream("ftp://origin.example").is_err());
+        assert!(check_upstream("https://origin.example/site").is_err());
         assert!(check_upstream("htp://x").is_err());
         assert!(check_upstream("http://x/path").is_err());
         assert!(check_upstream("not a url").is_err());
