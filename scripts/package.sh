@@ -15,8 +15,9 @@ command -v adduser >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -
 
 # Symbols go to a compressed .debug file beside the stripped binary: backtraces keep
 # their line numbers, the binary stays small.
-cargo deb --locked --separate-debug-symbols --compress-debug-symbols=zlib
-deb=$(ls -t target/debian/consent-proxy_*.deb | head -n 1)
+# cargo deb prints the package's path last (under CARGO_TARGET_DIR when that is set).
+deb=$(cargo deb --locked --separate-debug-symbols --compress-debug-symbols=zlib | tail -n 1)
+test -f "$deb"
 echo "package: built $deb"
 dpkg-deb --info "$deb" | sed -n '/Package:/,/Description:/p'
 
