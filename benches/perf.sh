@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-1}
 CONNS=${CONNS:-"32 1000"}
+ONLY=${ONLY:-}   # a regex: only the cells whose "page visitor coding" matches (ONLY=gzip)
 UP_PORT=18180
 SUB_PORT=18181   # nginx proxy_pass + sub_filter + gzip
 PX_PORT=18182    # nginx proxy_pass (passthrough)
@@ -204,6 +205,7 @@ for round in $(seq 1 "$ROUNDS"); do
         for cell in "home.html undecided gzip" "pricing.html undecided gzip" "home.html undecided identity" \
                     "pricing.html undecided identity" "home.html granted gzip" "home.html granted identity" \
                     "pricing.html granted gzip" "plans.json passthrough identity"; do
+            [ -n "$ONLY" ] && ! echo "$cell" | grep -Eq "$ONLY" && continue
             set -- $cell
             path=$1 visitor=$2 coding=$3
             cookie=""

@@ -8,6 +8,16 @@ use consent_proxy::coding::{Coding, Encoder};
 use support::{Binary, SITE_A, Upstream};
 
 fn compress(coding: Coding, plain_chunk: &[u8], times: usize) -> Vec<u8> {
+    // A bomb is compressed as hard as gzip allows (the proxy's own encoder runs at
+    // nginx's level 1).
+    if coding == Coding::Gzip {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        for _ in 0..times {
+            gz.write_all(plain_chunk).expect("write");
+        }
+        return gz.finish().expect("finish");
+    }
     let mut enc = Encoder::new(coding).expect("encoder");
     let mut out = Vec::new();
     for _ in 0..times {

@@ -20,9 +20,10 @@ impl Encoder {
         Ok(match coding {
             Coding::Identity | Coding::Deflate => Encoder::Identity(Vec::new()),
             // Levels chosen for streaming speed: a page is compressed on every request.
+            // gzip at level 1, nginx's `gzip_comp_level` default (README, Performance).
             Coding::Gzip => Encoder::Gzip(Some(flate2::write::GzEncoder::new(
                 Vec::new(),
-                flate2::Compression::new(5),
+                flate2::Compression::new(1),
             ))),
             Coding::Br => Encoder::Br(Some(Box::new(brotli::CompressorWriter::new(
                 Vec::new(),
