@@ -79,7 +79,7 @@ pub(super) fn parse(source: PathBuf, text: &str, files: Files) -> Result<Config,
     validate::check_dashboard(&dashboard, &server, &sites, &mut problems);
     super::analytics::check(&geoip, &collect, &sites, &mut problems);
     let mut warnings = Vec::new();
-    validate::check_acme(
+    super::tls::check_acme(
         &acme,
         &storage,
         &server,

@@ -22,7 +22,7 @@ use serde::Deserialize;
 pub use analytics::{CollectConfig, GaConfig, GaMode, GeoipConfig, Statistics};
 pub use banner::{BannerConfig, ServiceConfig};
 pub use error::{ConfigError, Problem};
-pub use tls::{AcmeConfig, Challenge, SiteTls, TlsFiles};
+pub use tls::{AcmeConfig, Challenge, SiteTls, TlsFiles, UpstreamTls};
 
 /// Whether files the configuration names must exist on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -445,19 +445,6 @@ fn default_policy_version() -> String {
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpstreamTls {
-    /// The name the origin's certificate must carry (and the SNI sent); default: the
-    /// upstream URL's host.
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// PEM file of the CA(s) that sign the origin's certificate, instead of the public
-    /// web roots (a private or internal CA).
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::{Problem, ServerConfig, SiteConfig, StorageConfig};
+
 /// A site's `tls`: `"acme"` or `{ cert = "FILE", key = "FILE" }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SiteTls {
@@ -107,4 +109,136 @@ pub enum Challenge {
     /// A special certificate on the TLS listener (port 443), ALPN `acme-tls/1` (RFC 8737).
     #[serde(rename = "tls-alpn-01")]
     TlsAlpn01,
+}
+
+/// How an `https://` upstream is verified.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTls {
+    /// The name the origin's certificate must carry (and the SNI sent); default: the
+    /// upstream URL's host.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// PEM file of the CA(s) that sign the origin's certificate, instead of the public
+    /// web roots (a private or internal CA).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+}
+
+/// `upstream_tls` belongs to an `https://` upstream; its CA file must hold certificates and
+/// its server name must be a DNS name a certificate can carry.
+pub(super) fn check_upstream_tls(site: &SiteConfig, name: &str, problems: &mut Vec<Problem>) {
+    let Some(tls) = &site.upstream_tls else {
+        return;
+    };
+    if !site.upstream.starts_with("https://") {
+        problems.push(Problem::site(
+            name,
+            "upstream_tls",
+            "only an `https://` upstream is verified; this upstream is plain HTTP",
+        ));
+    }
+    if let Some(server_name) = &tls.server_name
+        && rustls::pki_types::ServerName::try_from(server_name.as_str()).is_err()
+    {
+        problems.push(Problem::site(
+            name,
+            "upstream_tls.server_name",
+            format!("`{server_name}` is not a DNS name or IP address"),
+        ));
+    }
+    if let Some(ca) = &tls.ca {
+        if !ca.is_file() {
+            problems.push(Problem::missing(Some(name), "upstream_tls.ca", ca));
+        } else if let Err(message) = crate::pem::certificates(ca) {
+            problems.push(Problem::site(name, "upstream_tls.ca", message));
+        }
+    }
+}
+
+/// `[acme]` and the sites that use it (RFC 8555; challenges RFC 8555 §8.3 and RFC 8737).
+pub(super) fn check_acme(
+    acme: &AcmeConfig,
+    storage: &StorageConfig,
+    server: &ServerConfig,
+    sites: &[SiteConfig],
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) {
+    let acme_sites: Vec<&SiteConfig> = sites
+        .iter()
+        .filter(|s| s.tls == Some(SiteTls::Acme))
+        .collect();
+    let url = acme.directory_url();
+    if !url.starts_with("https://") || url.parse::<http::Uri>().is_err() {
+        problems.push(Problem::global(
+            "acme.directory",
+            format!(
+                "`{}`: give `letsencrypt`, `letsencrypt-staging` or the https:// URL of an \
+                 ACME directory",
+                acme.directory
+            ),
+        ));
+    }
+    if let Some(email) = &acme.email
+        && (!email.contains('@') || email.contains(char::is_whitespace))
+    {
+        problems.push(Problem::global(
+            "acme.email",
+            format!("`{email}` is not an e-mail address"),
+        ));
+    }
+    if let Some(ca) = &acme.ca {
+        if !ca.is_file() {
+            problems.push(Problem::missing(None, "acme.ca", ca));
+        } else if let Err(message) = crate::pem::certificates(ca) {
+            problems.push(Problem::global("acme.ca", message));
+        }
+    }
+    if acme.retry < std::time::Duration::from_secs(1) {
+        problems.push(Problem::global("acme.retry", "must be at least 1s"));
+    }
+    if acme_sites.is_empty() {
+        return;
+    }
+    for site in &acme_sites {
+        for host in &site.hosts {
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                problems.push(Problem::site(
+                    &site.name,
+                    "hosts",
+                    format!("`{host}`: ACME certificates name hosts, not addresses"),
+                ));
+            }
+        }
+    }
+    let (listeners, field, port, what) = match acme.challenge {
+        Challenge::Http01 => (&server.listen, "server.listen", 80, "http-01"),
+        Challenge::TlsAlpn01 => (&server.tls_listen, "server.tls_listen", 443, "tls-alpn-01"),
+    };
+    if listeners.is_empty() {
+        problems.push(Problem::global(
+            field,
+            format!(
+                "the `{what}` challenge of `tls = \"acme\"` (site `{}`) needs this listener",
+                acme_sites[0].name
+            ),
+        ));
+    } else if !listeners.iter().any(|a| a.port() == port) {
+        warnings.push(Problem::global(
+            field,
+            format!(
+                "the CA checks `{what}` on port {port}; no listener is on it (fine only behind \
+                 a port forward)"
+            ),
+        ));
+    }
+    if acme.challenge == Challenge::TlsAlpn01 && storage.url.starts_with("postgres") {
+        // The challenge certificate lives in the ordering replica's memory only.
+        warnings.push(Problem::global(
+            "acme.challenge",
+            "with replicas sharing PostgreSQL, the CA's tls-alpn-01 handshake may reach a \
+             replica that did not order; `http-01` answers from every replica",
+        ));
+    }
 }

@@ -11,6 +11,7 @@ pub mod error_page;
 pub mod forwarding;
 pub mod hop;
 mod own;
+mod proof;
 mod refusal;
 pub mod request_body;
 mod request_id;
@@ -39,7 +40,7 @@ use crate::privacy::{AnonymizedIp, IpAnonymizer};
 use crate::rewrite;
 use crate::store::Store;
 use crate::telemetry::Metrics;
-use crate::telemetry::metrics::{CookieLabels, NeutralisedLabels, RequestLabels, SiteLabels};
+use crate::telemetry::metrics::{CookieLabels, RequestLabels, SiteLabels};
 use forwarding::TrustedProxies;
 use refusal::{Refusal, https_location};
 use request_id::RequestIds;
@@ -497,7 +498,7 @@ impl Proxy {
         let metrics = Arc::clone(&self.metrics);
         let site_name = Arc::clone(&site.name);
         let report = Box::new(move |counts: rewrite::html::Counts| {
-            record_neutralised(&metrics, &site_name, &counts);
+            proof::record_neutralised(&metrics, &site_name, &counts);
         });
         match rewrite::body::RewriteBody::new(body, upstream, visitor, charset, &ctx, report) {
             Ok(rewritten) => Response::from_parts(parts, rewritten.boxed_unsync()),
@@ -588,39 +589,6 @@ impl Proxy {
                 .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             note = ex.note,
         );
-    }
-}
-
-/// Adds one page's neutralised elements to the proof-of-enforcement counters.
-fn record_neutralised(metrics: &Metrics, site: &Arc<str>, counts: &rewrite::html::Counts) {
-    if counts.failsafe {
-        metrics
-            .failsafe_pages
-            .get_or_create(&SiteLabels {
-                site: Arc::clone(site),
-            })
-            .inc();
-    }
-    if counts.total() == 0 {
-        return;
-    }
-    for kind in rewrite::html::Kind::ALL {
-        for category in crate::catalog::Category::ALL {
-            let n = counts.by_kind[kind as usize][category as usize];
-            if n > 0 {
-                metrics
-                    .neutralised
-                    .get_or_create(&NeutralisedLabels {
-                        site: Arc::clone(site),
-                        category: category.as_str(),
-                        kind: kind.as_str(),
-                    })
-                    .inc_by(u64::from(n));
-                metrics
-                    .proof
-                    .add(site, category.as_str(), kind.as_str(), i64::from(n));
-            }
-        }
     }
 }
 
