@@ -32,3 +32,26 @@ pub fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
         .map_err(|e| format!("`{}` is not valid PEM: {e}", path.display()))?
         .ok_or_else(|| format!("`{}` holds no private key", path.display()))
 }
+
+/// rustls client settings that trust the certificates of `ca` (a private or test CA), or
+/// Mozilla's public roots compiled in — so verification does not depend on the host's CA
+/// bundle. There is no way to turn verification off.
+pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(ca) => {
+            for cert in certificates(ca)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("`{}`: unusable CA certificate: {e}", ca.display()))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

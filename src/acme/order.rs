@@ -2,7 +2,6 @@
 //! — authorizations answered by the chosen challenge, finalized with a fresh key, the chain
 //! downloaded.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -79,21 +78,7 @@ fn http_client(
     >,
     String,
 > {
-    let mut roots = rustls::RootCertStore::empty();
-    match &acme.ca {
-        Some(ca) => {
-            for cert in crate::pem::certificates(ca)? {
-                roots.add(cert).map_err(|e| format!("acme.ca: {e}"))?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = crate::pem::client_config(acme.ca.as_deref()).map_err(|e| format!("acme.ca: {e}"))?;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_only()

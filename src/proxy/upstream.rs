@@ -6,13 +6,11 @@ use std::cell::Cell;
 use std::error::Error as _;
 use std::time::Duration;
 
-use std::sync::Arc;
 
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::RootCertStore;
 
 use super::request_body::RequestBody;
 use crate::config::{Limits, ServerConfig, SiteConfig, Timeouts};
@@ -65,7 +63,8 @@ pub struct TlsPool {
 impl TlsPool {
     /// The site's verified origin client; `Err` names what is wrong with `upstream_tls`.
     pub fn new(server: &ServerConfig, site: &SiteConfig) -> Result<TlsPool, String> {
-        let tls = origin_tls_config(site)?;
+        let tls =
+            crate::pem::client_config(site.upstream_tls.as_ref().and_then(|t| t.ca.as_deref()))?;
         let server_name = match site
             .upstream_tls
             .as_ref()
@@ -111,29 +110,6 @@ impl TlsPool {
         let index = WORKER.with(Cell::get) % self.clients.len();
         self.clients[index].request(req)
     }
-}
-
-/// rustls client settings for an origin: the public web roots (Mozilla's list, compiled
-/// in, so verification does not depend on the host's CA bundle) or the site's own CA file.
-/// There is no switch that turns verification off.
-fn origin_tls_config(site: &SiteConfig) -> Result<rustls::ClientConfig, String> {
-    let mut roots = RootCertStore::empty();
-    match site.upstream_tls.as_ref().and_then(|t| t.ca.as_deref()) {
-        Some(ca) => {
-            for cert in crate::pem::certificates(ca)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("`{}`: unusable CA certificate: {e}", ca.display()))?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 fn connector(timeouts: &Timeouts) -> HttpConnector {
