@@ -6,7 +6,6 @@ use std::cell::Cell;
 use std::error::Error as _;
 use std::time::Duration;
 
-
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
