@@ -320,6 +320,10 @@ async fn accept_all_runs_trackers_and_withdrawal_expires_them() {
         .await
         .expect("click");
     w.shown("[data-cp-preferences]").await;
+    // The page carries no id: the centre fetches the visitor's own record.
+    w.browser
+        .until(&format!("!{ROOT}.querySelector('.cp-record').hidden"))
+        .await;
     let id = w
         .browser
         .eval(&format!(

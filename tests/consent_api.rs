@@ -137,6 +137,33 @@ async fn accept_all_is_recorded_then_answered_with_a_signed_cookie_that_decides_
         seen.headers["cookie"], "_ga=GA1.1.1",
         "and cp_consent stays ours"
     );
+
+    // The visitor's own record, for the preference centre (pages carry no consent id).
+    let record: Value = proxy
+        .client()
+        .get(proxy.url(SITE_A, "/_cp/consent"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .expect("record")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(record["id"], answer["id"]);
+    assert_eq!(record["date"], answer["date"]);
+    assert_eq!(record["granted"], answer["granted"]);
+    let none = proxy
+        .client()
+        .get(proxy.url(SITE_A, "/_cp/consent"))
+        .send()
+        .await
+        .expect("no record");
+    assert_eq!(none.headers()["cache-control"], "no-store");
+    let none: Value = none.json().await.expect("json");
+    assert_eq!(
+        (&none["decided"], &none["id"]),
+        (&json!(false), &Value::Null)
+    );
 }
 
 #[tokio::test]
@@ -358,7 +385,7 @@ async fn strangers_input_gets_4xx_stores_nothing_and_leaves_the_proxy_unharmed()
             ),
             400,
         ),
-        ("GET", client.get(&url), 405),
+        ("PUT", client.put(&url), 405),
     ];
     for (what, request, status) in cases {
         let resp = request.send().await.expect(what);

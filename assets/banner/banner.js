@@ -111,7 +111,7 @@
 
   /* ---- The banner and preference centre (shadow DOM: the site's CSS cannot reach in) ---- */
 
-  var ui = { doc: null, lang: null, host: null, root: null, opener: null };
+  var ui = { doc: null, lang: null, host: null, root: null, opener: null, recordAsked: false };
 
   function pickLanguage() {
     if (state.lang) { return state.lang; }
@@ -274,7 +274,26 @@
     if (state.id) {
       record.querySelector("code").textContent = state.id;
       part(".cp-date").textContent = new Date(state.date * 1000).toLocaleString(ui.doc.lang);
+    } else {
+      fetchRecord();
     }
+  }
+
+  /* The page carries no consent id (one page serves everyone who chose alike): the
+   * visitor's own id and date come from GET /_cp/consent, once, when the centre opens. */
+  function fetchRecord() {
+    if (!state.decided || ui.recordAsked) { return; }
+    ui.recordAsked = true;
+    fetch("/_cp/consent", { credentials: "same-origin", headers: { accept: "application/json" } })
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (record) {
+        if (record && record.id && !state.id) {
+          state.id = record.id;
+          state.date = record.date;
+          syncPreferences();
+        }
+      })
+      .catch(function () { ui.recordAsked = false; });
   }
 
   /* Shows one layer ("banner", "preferences") or none; the floating button when none. */

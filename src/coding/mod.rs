@@ -13,7 +13,7 @@ pub use encode::Encoder;
 
 use http::HeaderValue;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
     Identity,
     Gzip,

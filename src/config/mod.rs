@@ -233,6 +233,11 @@ pub struct Limits {
     /// Largest read buffer, in bytes, of one upstream connection; reads adapt up to it.
     /// Larger is faster for large responses, smaller bounds memory per busy connection.
     pub upstream_read_buffer: usize,
+    /// Bytes of rewritten pages kept, so a page version is rewritten and compressed once
+    /// per consent class instead of once per request; 0 turns the cache off.
+    pub page_cache_bytes: usize,
+    /// The largest upstream page that may be kept; larger pages stream.
+    pub page_cache_page_bytes: usize,
 }
 
 impl Default for Limits {
@@ -246,6 +251,8 @@ impl Default for Limits {
             consents_per_minute: 60,
             consents_per_minute_network: 600,
             decompression_ratio: 100,
+            page_cache_bytes: 32 * 1024 * 1024,
+            page_cache_page_bytes: 512 * 1024,
         }
     }
 }

@@ -38,6 +38,15 @@ pub(super) fn check_server(
             "must be between 8192 and 1048576 bytes",
         ));
     }
+    if server.limits.page_cache_bytes > 0
+        && !(4096..=server.limits.page_cache_bytes / 8)
+            .contains(&server.limits.page_cache_page_bytes)
+    {
+        problems.push(Problem::global(
+            "server.limits.page_cache_page_bytes",
+            "must be at least 4096 and at most an eighth of `page_cache_bytes`",
+        ));
+    }
     if server.limits.html_rewrite_memory < 64 * 1024 {
         problems.push(Problem::global(
             "server.limits.html_rewrite_memory",

@@ -94,7 +94,7 @@ struct Choice {
 /// `POST /_cp/consent`.
 pub async fn record(req: Request<Incoming>, ctx: &Context<'_>) -> Response<ProxyBody> {
     if req.method() != Method::POST {
-        return refuse_method("POST");
+        return refuse_method("GET, HEAD, POST");
     }
     if let Err(status) = same_origin(req.headers(), ctx.proto, ctx.host) {
         return problem(status, "consent is only accepted from the site's own pages");
@@ -354,6 +354,32 @@ pub fn same_origin(headers: &HeaderMap, proto: &str, host: &str) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// `GET /_cp/consent`: the visitor's own consent as their verified `cp_consent` says.
+///
+/// Pages carry no consent id (one rewritten page serves every visitor of a consent class),
+/// so the preference centre asks here for the id and date it shows the visitor (GDPR
+/// art. 7(1): the controller can show the consent; arts. 15–17: the visitor can name it).
+/// The cookie is `SameSite=Lax` and the answer has no CORS header: only the site's own
+/// pages can read it.
+pub fn current(state: &ConsentState) -> Response<ProxyBody> {
+    let record = state.record();
+    let body = serde_json::json!({
+        "decided": state.is_decided(),
+        "granted": state.granted().iter().map(Category::as_str).collect::<Vec<_>>(),
+        "id": record.map(|(id, _)| id.to_string()),
+        "date": record.map(|(_, issued)| issued),
+        "gpc": state.gpc(),
+    });
+    let mut resp = Response::new(full(Bytes::from(body.to_string())));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 fn refuse_method(allow: &'static str) -> Response<ProxyBody> {

@@ -11,6 +11,7 @@ pub mod error_page;
 pub mod forwarding;
 pub mod hop;
 mod own;
+mod page;
 mod proof;
 mod refusal;
 pub mod request_body;
@@ -85,6 +86,8 @@ pub struct Proxy {
     collector: Arc<crate::collect::Collector>,
     /// ACME certificates (for the HTTPS redirect) and `http-01` answers.
     acme: Arc<crate::acme::Acme>,
+    /// Rewritten pages by version and consent class (`None`: off).
+    page_cache: Option<Arc<rewrite::cache::PageCache>>,
 }
 
 /// Facts about one request, gathered on the way for the logging phase.
@@ -139,6 +142,11 @@ impl Proxy {
             upgrades: config.server.upgrades.clone(),
             collector,
             acme,
+            page_cache: rewrite::cache::PageCache::new(
+                config.server.limits.page_cache_bytes,
+                config.server.limits.page_cache_page_bytes,
+            )
+            .map(Arc::new),
         }
     }
 
@@ -181,7 +189,10 @@ impl Proxy {
                 let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
                 let upstream_req = self.upstream_request_filter(req, conn, &site, &mut ex, upgrade);
                 match self.upstream(upstream_req, &site, &mut ex).await {
-                    Ok(resp) => self.response_filter(resp, conn, &site, &ex, client_upgrade),
+                    Ok(resp) => {
+                        self.response_filter(resp, conn, &site, &ex, client_upgrade)
+                            .await
+                    }
                     Err(status) => error_page::page(status),
                 }
             }
@@ -417,7 +428,7 @@ impl Proxy {
     }
 
     /// Phase 4: the response as the visitor will see it.
-    fn response_filter(
+    async fn response_filter(
         &self,
         mut resp: Response<Incoming>,
         conn: &ConnInfo,
@@ -471,20 +482,25 @@ impl Proxy {
             .as_ref()
             .map(rewrite::RequestFacts::origin)
             .unwrap_or_default();
+        let length = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let csp = rewrite::csp::adapt(&mut parts.headers, &origin);
         rewrite::adapt_headers(&mut parts.headers, visitor, site.rewrite.public_html);
+        let language = site.consent.ui.negotiate(
+            ex.facts
+                .as_ref()
+                .and_then(|f| f.accept_language.as_ref())
+                .and_then(|v| v.to_str().ok()),
+        );
         let ctx = rewrite::html::PageContext {
             rules: Arc::clone(&site.rewrite.rules),
             consent: ex.consent,
             loader: Arc::from(rewrite::inject::loader(
                 &site.rewrite.loader,
                 &ex.consent,
-                site.consent.ui.negotiate(
-                    ex.facts
-                        .as_ref()
-                        .and_then(|f| f.accept_language.as_ref())
-                        .and_then(|v| v.to_str().ok()),
-                ),
+                language,
                 csp.nonce.as_deref(),
             )),
             language: site.rewrite.language,
@@ -500,10 +516,27 @@ impl Proxy {
         let report = Box::new(move |counts: rewrite::html::Counts| {
             proof::record_neutralised(&metrics, &site_name, &counts);
         });
-        match rewrite::body::RewriteBody::new(body, upstream, visitor, charset, &ctx, report) {
-            Ok(rewritten) => Response::from_parts(parts, rewritten.boxed_unsync()),
+        let slot = self.page_cache.as_ref().map(|cache| page::Slot {
+            cache,
+            metrics: &self.metrics.page_cache,
+            site: &site.name,
+            page: origin + ex.uri.path(),
+            // A nonce is new in every response: such a page is never the same twice.
+            class: csp
+                .nonce
+                .is_none()
+                .then(|| rewrite::cache::Class::of(&ex.consent, language)),
+            length,
+        });
+        let plan = page::Plan {
+            upstream,
+            visitor,
+            charset,
+        };
+        match page::body(body, plan, &ctx, report, slot).await {
+            Ok(body) => Response::from_parts(parts, body),
             Err(e) => {
-                tracing::error!(error = %e, "cannot set up the HTML rewrite");
+                tracing::warn!(site = %site.name, error = %e, "page not sent: the upstream body failed or the rewrite could not start");
                 error_page::page(StatusCode::BAD_GATEWAY)
             }
         }

@@ -2,7 +2,7 @@
 //! forwarded — consent choices, events, the cookie sweep, the banner's document and the
 //! embedded assets.
 
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::route::Site;
@@ -25,6 +25,9 @@ impl Proxy {
             .and_then(|h| h.to_str().ok().map(str::to_owned))
             .unwrap_or_default();
         match req.uri().path() {
+            "/_cp/consent" if matches!(*req.method(), Method::GET | Method::HEAD) => {
+                consent::endpoint::current(&self.consent_of(req.headers(), site))
+            }
             "/_cp/consent" => {
                 let ctx = consent::endpoint::Context {
                     site: &site.consent,

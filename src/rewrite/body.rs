@@ -46,6 +46,11 @@ impl<B> RewriteBody<B> {
             report: Some(report),
         })
     }
+
+    /// What the page had neutralised, once the whole page went through.
+    pub fn counts(&self) -> Option<Counts> {
+        self.finished.then(|| self.page.counts())
+    }
 }
 
 impl<B> Body for RewriteBody<B>

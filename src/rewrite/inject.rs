@@ -49,9 +49,8 @@ pub fn loader(
         let _ = write!(state, "\"{category}\"");
     }
     state.push(']');
-    if let Some((id, issued)) = consent.record() {
-        let _ = write!(state, ",\"id\":\"{id}\",\"date\":{issued}");
-    }
+    // No consent id or date: the page is the same for every visitor of this consent class
+    // (and kept so in the page cache); the preference centre fetches the visitor's own.
     if config.floating_button {
         state.push_str(",\"fb\":true");
     }

@@ -44,6 +44,7 @@ macro_rules! on_text {
 }
 
 pub mod body;
+pub mod cache;
 pub mod csp;
 mod element;
 pub mod failsafe;

@@ -73,6 +73,7 @@ pub struct Metrics {
     /// The proof of enforcement per day, for the statistics.
     pub proof: super::proof::ProofTally,
     pub acme: super::acme::AcmeMetrics,
+    pub page_cache: super::page_cache::PageCacheMetrics,
 }
 
 impl Metrics {
@@ -142,7 +143,9 @@ impl Metrics {
         let collect = super::flow::CollectMetrics::register(&mut registry);
         let ga = super::flow::GaMetrics::register(&mut registry);
         let acme = super::acme::AcmeMetrics::register(&mut registry);
+        let page_cache = super::page_cache::PageCacheMetrics::register(&mut registry);
         Metrics {
+            page_cache,
             acme,
             registry,
             proof: super::proof::ProofTally::default(),

@@ -4,6 +4,7 @@ pub mod acme;
 pub mod flow;
 pub mod log;
 pub mod metrics;
+pub mod page_cache;
 pub mod proof;
 
 pub use metrics::Metrics;

@@ -1,0 +1,262 @@
+//! A rewritten page on its way to the visitor: from the page cache when this version of the
+//! page was already rewritten for this consent class and coding, else rewritten as it
+//! streams and, when it is small enough, kept for the next visitor of the same class.
+//!
+//! To know a page's version its whole body must be in hand, so a page that may be kept is
+//! read from the upstream before its head is answered (as nginx's `proxy_buffering` does);
+//! past `page_cache_page_bytes` the page streams from what is held on.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+
+use crate::body::{BoxError, ProxyBody};
+use crate::coding::Coding;
+use crate::rewrite::body::{Report, RewriteBody};
+use crate::rewrite::cache::{Class, Key, Page, PageCache, Version};
+use crate::rewrite::html::PageContext;
+use crate::telemetry::page_cache::PageCacheMetrics;
+
+/// How the page is rewritten: the codings and charset `rewrite::decide` chose.
+pub(super) struct Plan {
+    pub upstream: Coding,
+    pub visitor: Coding,
+    pub charset: lol_html::AsciiCompatibleEncoding,
+}
+
+/// Where the page may be kept: the cache and the parts of its key known before the body.
+pub(super) struct Slot<'a> {
+    pub cache: &'a Arc<PageCache>,
+    pub metrics: &'a PageCacheMetrics,
+    pub site: &'a Arc<str>,
+    /// `scheme://host[:port]/path`.
+    pub page: String,
+    pub class: Option<Class>,
+    /// The upstream's `Content-Length`, when it sent one.
+    pub length: Option<u64>,
+}
+
+/// The page's body for the visitor. `Err` when the upstream body failed before anything
+/// was sent (the visitor gets an error page instead of a cut-off one).
+pub(super) async fn body<B>(
+    upstream: B,
+    plan: Plan,
+    ctx: &PageContext,
+    report: Report,
+    slot: Option<Slot<'_>>,
+) -> Result<ProxyBody, BoxError>
+where
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let Some(slot) = slot else {
+        return stream(
+            Replay::new(VecDeque::new(), Some(upstream)),
+            plan,
+            ctx,
+            report,
+        );
+    };
+    let max = slot.cache.max_page();
+    let class = match slot.class {
+        Some(class) if slot.length.is_none_or(|n| n <= max as u64) => class,
+        _ => {
+            slot.metrics.count(slot.site, "bypass");
+            return stream(
+                Replay::new(VecDeque::new(), Some(upstream)),
+                plan,
+                ctx,
+                report,
+            );
+        }
+    };
+    let parts = match hold(upstream, max).await? {
+        Held::Whole(parts) => parts,
+        Held::Partial(parts, rest) => {
+            slot.metrics.count(slot.site, "bypass");
+            return stream(Replay::new(parts, Some(rest)), plan, ctx, report);
+        }
+    };
+    let charset: &'static encoding_rs::Encoding = plan.charset.into();
+    let key = Key {
+        site: Arc::clone(slot.site),
+        page: slot.page.into_boxed_str(),
+        version: Version::of(&parts),
+        upstream: plan.upstream,
+        charset: charset.name(),
+        class,
+        visitor: plan.visitor,
+    };
+    if let Some(page) = slot.cache.get(&key) {
+        slot.metrics.count(slot.site, "hit");
+        report(page.counts);
+        return Ok(crate::body::full(page.body));
+    }
+    slot.metrics.count(slot.site, "miss");
+    let rewritten = RewriteBody::new(
+        Replay::<B>::new(parts, None),
+        plan.upstream,
+        plan.visitor,
+        plan.charset,
+        ctx,
+        report,
+    )?;
+    Ok(Keep {
+        inner: rewritten,
+        out: BytesMut::new(),
+        limit: max.saturating_mul(2),
+        slot: Some((Arc::clone(slot.cache), key, slot.metrics.clone())),
+    }
+    .boxed_unsync())
+}
+
+/// The page rewritten as it streams, nothing kept.
+fn stream<B>(
+    upstream: Replay<B>,
+    plan: Plan,
+    ctx: &PageContext,
+    report: Report,
+) -> Result<ProxyBody, BoxError>
+where
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    Ok(RewriteBody::new(
+        upstream,
+        plan.upstream,
+        plan.visitor,
+        plan.charset,
+        ctx,
+        report,
+    )?
+    .boxed_unsync())
+}
+
+enum Held<B> {
+    /// The whole body, within the bound.
+    Whole(Vec<Bytes>),
+    /// The body grew past the bound: what was read, and the rest still to come.
+    Partial(Vec<Bytes>, B),
+}
+
+/// Reads the upstream body until it ends or passes `max` bytes.
+async fn hold<B>(mut body: B, max: usize) -> Result<Held<B>, BoxError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let mut parts = Vec::new();
+    let mut len = 0usize;
+    while let Some(frame) = body.frame().await {
+        // Trailers of the upstream body describe the old bytes; they are dropped.
+        if let Ok(data) = frame.map_err(Into::into)?.into_data() {
+            len += data.len();
+            parts.push(data);
+            if len > max {
+                return Ok(Held::Partial(parts, body));
+            }
+        }
+    }
+    Ok(Held::Whole(parts))
+}
+
+/// What was read ahead, then the rest of the upstream body.
+struct Replay<B> {
+    held: VecDeque<Bytes>,
+    rest: Option<B>,
+}
+
+impl<B> Replay<B> {
+    fn new(held: impl Into<VecDeque<Bytes>>, rest: Option<B>) -> Replay<B> {
+        Replay {
+            held: held.into(),
+            rest,
+        }
+    }
+}
+
+impl<B> Body for Replay<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(data) = self.held.pop_front() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        match self.rest.as_mut() {
+            None => Poll::Ready(None),
+            Some(rest) => Pin::new(rest)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|r| r.map_err(Into::into))),
+        }
+    }
+}
+
+/// The rewritten page on its way out, its bytes kept and offered to the cache when the
+/// whole page went through without an error.
+struct Keep<B> {
+    inner: RewriteBody<Replay<B>>,
+    out: BytesMut,
+    /// Past this many output bytes nothing is kept.
+    limit: usize,
+    slot: Option<(Arc<PageCache>, Key, PageCacheMetrics)>,
+}
+
+impl<B> Body for Keep<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Pending => {}
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    if this.out.len() + data.len() > this.limit {
+                        this.slot = None;
+                        this.out = BytesMut::new();
+                    } else if this.slot.is_some() {
+                        this.out.extend_from_slice(data);
+                    }
+                }
+            }
+            // A page cut off (a broken or bomb-like upstream body) is never kept.
+            Poll::Ready(Some(Err(_))) => this.slot = None,
+            Poll::Ready(None) => {
+                if let (Some((cache, key, metrics)), Some(counts)) =
+                    (this.slot.take(), this.inner.counts())
+                {
+                    let body = std::mem::take(&mut this.out).freeze();
+                    cache.insert(key, Page { body, counts });
+                    metrics
+                        .bytes
+                        .set(i64::try_from(cache.bytes()).unwrap_or(i64::MAX));
+                    metrics
+                        .pages
+                        .set(i64::try_from(cache.len()).unwrap_or(i64::MAX));
+                }
+            }
+        }
+        polled
+    }
+}

@@ -1,0 +1,241 @@
+//! Rewritten pages kept once per page version and consent class.
+//!
+//! Most visitors of a marketing page get the same bytes: the same upstream page, rewritten
+//! for the same consent, in the same coding. The rewrite and the compression then run
+//! once per page version instead of once per request. What the bytes depend on is the key,
+//! all of it:
+//!
+//! - the site and the page's own URL without its query (relative URLs resolve against
+//!   it; `?utm_source=…` does not change the page, and leaving it out keeps campaign links
+//!   from filling the cache with one-time entries);
+//! - the page's version: a BLAKE3 digest of the upstream's bytes, so a changed upstream
+//!   body is a new key (invalidation is exact, not a time-to-live), with its coding and
+//!   charset;
+//! - the consent class ([`Class`]): what the injected loader says, which holds nothing
+//!   personal (the visitor's consent id is fetched by the preference centre, never put
+//!   in a page);
+//! - the coding the visitor gets.
+//!
+//! The site's rules are not in the key: a configuration reload builds a new cache.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use quick_cache::sync::Cache;
+
+use super::html::Counts;
+use crate::catalog::CategorySet;
+use crate::coding::Coding;
+use crate::config::Language;
+use crate::consent::ConsentState;
+
+/// A page version: the BLAKE3 digest of the body as the upstream sent it. A collision
+/// resistant digest, because a page may carry text a stranger chose (a search term).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Version([u8; 32]);
+
+impl Version {
+    pub fn of(parts: &[Bytes]) -> Version {
+        let mut hasher = blake3::Hasher::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        Version(*hasher.finalize().as_bytes())
+    }
+}
+
+/// What the page's rewrite knows about the visitor: the categories granted, whether they
+/// decided, whether Global Privacy Control refused some, and the banner's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Class {
+    granted: CategorySet,
+    decided: bool,
+    gpc: bool,
+    language: Option<Language>,
+}
+
+impl Class {
+    /// The class of a visitor. Their consent id and date are not part of it: the loader
+    /// never puts them in a page (the preference centre fetches them).
+    pub fn of(consent: &ConsentState, language: Option<Language>) -> Class {
+        Class {
+            granted: consent.granted(),
+            decided: consent.is_decided(),
+            gpc: consent.gpc(),
+            language,
+        }
+    }
+}
+
+/// Everything a rewritten page's bytes depend on (beyond the configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub site: Arc<str>,
+    /// `scheme://host[:port]/path`, without the query.
+    pub page: Box<str>,
+    pub version: Version,
+    pub upstream: Coding,
+    pub charset: &'static str,
+    pub class: Class,
+    pub visitor: Coding,
+}
+
+/// A kept page: its bytes as sent and what its rewrite neutralised (proof of enforcement
+/// is counted for every response, served from the cache or not).
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub body: Bytes,
+    pub counts: Counts,
+}
+
+/// What an entry costs: its bytes and key, plus the bookkeeping around them.
+#[derive(Debug, Clone)]
+struct Weight;
+
+impl quick_cache::Weighter<Key, Page> for Weight {
+    fn weight(&self, key: &Key, page: &Page) -> u64 {
+        (page.body.len() + key.page.len() + std::mem::size_of::<(Key, Page)>() + 64) as u64
+    }
+}
+
+/// The bounded cache: at most `capacity` bytes, least useful pages evicted first
+/// (quick_cache's CLOCK-Pro, which also keeps one-hit wonders from flushing popular pages).
+pub struct PageCache {
+    pages: Cache<Key, Page, Weight>,
+    /// The largest upstream page body held to be kept; larger pages stream.
+    max_page: usize,
+}
+
+impl PageCache {
+    /// `None` when `capacity` is 0 (the cache is off).
+    pub fn new(capacity: usize, max_page: usize) -> Option<PageCache> {
+        if capacity == 0 {
+            return None;
+        }
+        // quick_cache splits its capacity into shards (one lock each); an entry larger
+        // than a shard is never kept, so every shard must hold two of the largest pages.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let wanted = (capacity / max_page.max(1) / 2).clamp(1, cores * 4);
+        let shards = 1 << wanted.ilog2();
+        let options = quick_cache::OptionsBuilder::new()
+            // Sizes quick_cache's tables; a typical page is ~16 KiB.
+            .estimated_items_capacity((capacity / (16 * 1024)).max(16))
+            .weight_capacity(capacity as u64)
+            .shards(shards)
+            .build()
+            .ok()?;
+        Some(PageCache {
+            pages: Cache::with_options(
+                options,
+                Weight,
+                quick_cache::DefaultHashBuilder::default(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            ),
+            max_page,
+        })
+    }
+
+    pub fn max_page(&self) -> usize {
+        self.max_page
+    }
+
+    pub fn get(&self, key: &Key) -> Option<Page> {
+        self.pages.get(key)
+    }
+
+    pub fn insert(&self, key: Key, page: Page) {
+        self.pages.insert(key, page);
+    }
+
+    /// Bytes held (the weight of every entry).
+    pub fn bytes(&self) -> u64 {
+        self.pages.weight()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+}
+
+impl std::fmt::Debug for PageCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageCache")
+            .field("pages", &self.pages.len())
+            .field("bytes", &self.pages.weight())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Category;
+
+    fn key(version: &[u8], class: Class) -> Key {
+        Key {
+            site: Arc::from("shop"),
+            page: Box::from("https://shop.example/"),
+            version: Version::of(&[Bytes::copy_from_slice(version)]),
+            upstream: Coding::Identity,
+            charset: "UTF-8",
+            class,
+            visitor: Coding::Gzip,
+        }
+    }
+
+    fn page(body: &'static [u8]) -> Page {
+        Page {
+            body: Bytes::from_static(body),
+            counts: Counts::default(),
+        }
+    }
+
+    #[test]
+    fn a_version_is_the_bytes_not_how_they_were_split() {
+        let whole = Version::of(&[Bytes::from_static(b"<p>hello</p>")]);
+        let split = Version::of(&[Bytes::from_static(b"<p>hel"), Bytes::from_static(b"lo</p>")]);
+        assert_eq!(whole, split);
+        assert_ne!(whole, Version::of(&[Bytes::from_static(b"<p>hello!</p>")]));
+    }
+
+    #[test]
+    fn classes_keep_apart_what_the_loader_says() {
+        let undecided = Class::of(&ConsentState::undecided(), None);
+        let granted = Class::of(
+            &ConsentState::decided(CategorySet::from_iter([Category::Analytics])),
+            None,
+        );
+        let dutch = Class::of(&ConsentState::undecided(), Some(Language::Nl));
+        assert_ne!(undecided, granted);
+        assert_ne!(undecided, dutch);
+        let cache = PageCache::new(1 << 20, 1 << 16).expect("on");
+        cache.insert(key(b"v1", undecided), page(b"for the undecided"));
+        assert!(cache.get(&key(b"v1", granted)).is_none());
+        assert!(cache.get(&key(b"v1", dutch)).is_none());
+        assert!(
+            cache.get(&key(b"v2", undecided)).is_none(),
+            "another version"
+        );
+        assert_eq!(
+            cache.get(&key(b"v1", undecided)).expect("kept").body,
+            Bytes::from_static(b"for the undecided")
+        );
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let cache = PageCache::new(64 * 1024, 16 * 1024).expect("on");
+        let class = Class::of(&ConsentState::undecided(), None);
+        static BODY: [u8; 4096] = [b'x'; 4096];
+        for i in 0..200u32 {
+            cache.insert(key(&i.to_be_bytes(), class), page(&BODY));
+        }
+        assert!(cache.bytes() <= 64 * 1024, "{} bytes held", cache.bytes());
+        assert!(cache.len() >= 8, "{} pages held", cache.len());
+        assert!(PageCache::new(0, 1).is_none(), "0 turns the cache off");
+    }
+}

@@ -1,0 +1,57 @@
+//! Page cache metrics: how often a rewritten page was served from the cache, and what the
+//! cache holds (to size `page_cache_bytes`).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LookupLabels {
+    pub site: Arc<str>,
+    /// `hit` (served from the cache), `miss` (rewritten, then kept), `bypass` (never
+    /// kept: larger than `page_cache_page_bytes`, or a per-response CSP nonce).
+    pub result: &'static str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PageCacheMetrics {
+    pub lookups: Family<LookupLabels, Counter>,
+    pub bytes: Gauge<i64, AtomicI64>,
+    pub pages: Gauge<i64, AtomicI64>,
+}
+
+impl PageCacheMetrics {
+    pub fn register(registry: &mut Registry) -> PageCacheMetrics {
+        let metrics = PageCacheMetrics::default();
+        registry.register(
+            "page_cache_lookups",
+            "Rewritten pages by where their bytes came from: hit, miss or bypass",
+            metrics.lookups.clone(),
+        );
+        registry.register(
+            "page_cache_bytes",
+            "Bytes the page cache holds",
+            metrics.bytes.clone(),
+        );
+        registry.register(
+            "page_cache_pages",
+            "Rewritten pages the page cache holds",
+            metrics.pages.clone(),
+        );
+        metrics
+    }
+
+    pub fn count(&self, site: &Arc<str>, result: &'static str) {
+        self.lookups
+            .get_or_create(&LookupLabels {
+                site: Arc::clone(site),
+                result,
+            })
+            .inc();
+    }
+}

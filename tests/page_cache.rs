@@ -1,0 +1,254 @@
+//! The page cache through the real proxy: a page version is rewritten once per consent
+//! class and coding, never served to another class, never served after the upstream's
+//! page changed, and still counted as proof of enforcement when it comes from the cache.
+
+mod support;
+
+use std::io::Read;
+
+use consent_proxy::consent::Category;
+use support::{Proxy, SITE_A, Upstream, config_text, consent_cookie};
+
+const PAGE: &str = "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
+<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-DEMO1\"></script>\
+</head><body><h1>Versie 1</h1>\
+<iframe src=\"https://www.youtube.com/embed/abc\"></iframe></body></html>";
+
+const HTML: (&str, &str) = ("content-type", "text/html; charset=utf-8");
+
+/// `consent_proxy_page_cache_lookups_total` of site A for one result.
+fn lookups(metrics: &str, result: &str) -> u64 {
+    counter(
+        metrics,
+        &format!(
+            "consent_proxy_page_cache_lookups_total{{site=\"voipexpress\",result=\"{result}\"}}"
+        ),
+    )
+}
+
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series))
+        .map_or(0, |v| v.trim().parse().expect("a number"))
+}
+
+const GTAG_BLOCKED: &str =
+    "consent_proxy_neutralised_total{site=\"voipexpress\",category=\"analytics\",kind=\"script\"}";
+
+async fn start(server_extra: &str) -> (Upstream, Proxy, reqwest::Client) {
+    let upstream = Upstream::start().await;
+    upstream.page("/", &[HTML], PAGE);
+    let proxy = Proxy::start(&config_text(upstream.addr, server_extra, "")).await;
+    let client = proxy.client();
+    (upstream, proxy, client)
+}
+
+async fn get(
+    client: &reqwest::Client,
+    proxy: &Proxy,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> String {
+    let mut req = client.get(proxy.url(SITE_A, path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("request");
+    assert_eq!(resp.status(), 200);
+    resp.text().await.expect("text")
+}
+
+/// The `data-cp-state` of the page's loader, unescaped.
+fn state(html: &str) -> String {
+    let start = html.find("data-cp-state=\"").expect("loader") + "data-cp-state=\"".len();
+    let end = start + html[start..].find('"').expect("end");
+    html[start..end].replace("&quot;", "\"")
+}
+
+#[tokio::test]
+async fn each_consent_class_gets_its_own_page_and_repeats_come_from_the_cache() {
+    let (_upstream, proxy, client) = start("").await;
+    let dutch = [("accept-language", "nl-NL,nl")];
+    let first = get(&client, &proxy, "/", &dutch).await;
+    let before = proxy.metrics().await;
+    assert_eq!((lookups(&before, "miss"), lookups(&before, "hit")), (1, 0));
+    let blocked_once = counter(&before, GTAG_BLOCKED);
+    assert_eq!(blocked_once, 1);
+
+    // A campaign link is the same page: the query is not part of the key.
+    let second = get(&client, &proxy, "/?utm_source=nieuwsbrief", &dutch).await;
+    assert_eq!(first, second, "the same class gets the same bytes");
+    let after = proxy.metrics().await;
+    assert_eq!((lookups(&after, "miss"), lookups(&after, "hit")), (1, 1));
+    assert_eq!(
+        counter(&after, GTAG_BLOCKED),
+        2,
+        "a page from the cache is still counted as proof of enforcement"
+    );
+    assert!(first.contains("data-cp-src=\"https://www.googletagmanager.com/gtag/js"));
+    assert!(state(&first).contains("\"decided\":false"), "{first}");
+    assert!(state(&first).contains("\"lang\":\"nl\""), "{first}");
+
+    // Another banner language, Global Privacy Control: other classes, other pages.
+    let english = get(&client, &proxy, "/", &[("accept-language", "en-GB")]).await;
+    assert!(state(&english).contains("\"lang\":\"en\""), "{english}");
+    let gpc = get(
+        &client,
+        &proxy,
+        "/",
+        &[("accept-language", "nl"), ("sec-gpc", "1")],
+    )
+    .await;
+    assert!(state(&gpc).contains("\"gpc\":true"), "{gpc}");
+    assert!(!state(&first).contains("\"gpc\""));
+
+    // Visitors who granted analytics: their gtag runs. Their pages carry no consent id, so
+    // the second visitor of the class gets the first one's page from the cache; each one's
+    // own record comes from `GET /_cp/consent`.
+    let mut pages = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let cookie = consent_cookie(&proxy, &[Category::Analytics], "1");
+        let page = get(
+            &client,
+            &proxy,
+            "/",
+            &[("accept-language", "nl"), ("cookie", &cookie)],
+        )
+        .await;
+        assert!(
+            page.contains(" src=\"https://www.googletagmanager.com/gtag/js"),
+            "{page}"
+        );
+        let state = state(&page);
+        assert!(state.contains("\"decided\":true"), "{state}");
+        assert!(
+            !state.contains("\"id\""),
+            "no consent id in a page: {state}"
+        );
+        pages.push(page);
+        let record: serde_json::Value = client
+            .get(proxy.url(SITE_A, "/_cp/consent"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("record")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(record["decided"], true);
+        assert_eq!(
+            record["granted"],
+            serde_json::json!(["necessary", "analytics"])
+        );
+        ids.push(record["id"].as_str().expect("an id").to_owned());
+    }
+    assert_eq!(pages[0], pages[1]);
+    assert_ne!(ids[0], ids[1], "each visitor gets their own consent id");
+    assert_ne!(
+        pages[0], first,
+        "a consenting page is not the undecided one"
+    );
+    let again = get(&client, &proxy, "/", &dutch).await;
+    assert_eq!(
+        again, first,
+        "the undecided page was not replaced by a consenting one"
+    );
+    let end = proxy.metrics().await;
+    // Hits: the campaign link, the second consenting visitor, the undecided page again.
+    assert_eq!((lookups(&end, "miss"), lookups(&end, "hit")), (4, 3));
+}
+
+#[tokio::test]
+async fn a_changed_upstream_page_is_never_served_from_the_cache() {
+    let (upstream, proxy, client) = start("").await;
+    let v1 = get(&client, &proxy, "/", &[]).await;
+    assert!(v1.contains("Versie 1"));
+    assert_eq!(get(&client, &proxy, "/", &[]).await, v1);
+
+    // Same length, same headers, one byte different.
+    upstream.page("/", &[HTML], PAGE.replace("Versie 1", "Versie 2"));
+    let v2 = get(&client, &proxy, "/", &[]).await;
+    assert!(v2.contains("Versie 2") && !v2.contains("Versie 1"), "{v2}");
+    // And back: version 1's bytes are version 1's page again.
+    upstream.page("/", &[HTML], PAGE);
+    assert_eq!(get(&client, &proxy, "/", &[]).await, v1);
+    let metrics = proxy.metrics().await;
+    assert_eq!(
+        (lookups(&metrics, "miss"), lookups(&metrics, "hit")),
+        (2, 2)
+    );
+}
+
+#[tokio::test]
+async fn each_coding_is_its_own_entry() {
+    let (_upstream, proxy, client) = start("").await;
+    let plain = get(&client, &proxy, "/", &[]).await;
+    for _ in 0..2 {
+        let resp = client
+            .get(proxy.url(SITE_A, "/"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.headers()["content-encoding"], "gzip");
+        let bytes = resp.bytes().await.expect("body");
+        let mut html = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut html)
+            .expect("a whole gzip stream");
+        assert_eq!(html, plain);
+    }
+    let again = client
+        .get(proxy.url(SITE_A, "/"))
+        .send()
+        .await
+        .expect("request");
+    assert!(again.headers().get("content-encoding").is_none());
+    assert_eq!(again.text().await.expect("text"), plain);
+    let metrics = proxy.metrics().await;
+    assert_eq!(
+        (lookups(&metrics, "miss"), lookups(&metrics, "hit")),
+        (2, 2)
+    );
+}
+
+#[tokio::test]
+async fn large_pages_and_nonced_pages_stream_and_are_never_kept() {
+    let (upstream, proxy, client) =
+        start("[server.limits]\npage_cache_bytes = 1048576\npage_cache_page_bytes = 8192").await;
+    let big = PAGE.replace("<h1>", &format!("<p>{}</p><h1>", "x".repeat(20_000)));
+    upstream.page("/big", &[HTML], big.as_str());
+    for _ in 0..2 {
+        let page = get(&client, &proxy, "/big", &[]).await;
+        assert!(page.contains("data-cp-src=\"https://www.googletagmanager.com/gtag/js"));
+        assert!(page.len() > 20_000);
+    }
+    // A page whose policy carries a nonce is new in every response.
+    upstream.page(
+        "/nonce",
+        &[
+            HTML,
+            ("content-security-policy", "script-src 'nonce-r4nd0m'"),
+        ],
+        PAGE,
+    );
+    for _ in 0..2 {
+        let page = get(&client, &proxy, "/nonce", &[]).await;
+        assert!(page.contains("nonce=\"r4nd0m\""), "{page}");
+    }
+    let metrics = proxy.metrics().await;
+    assert_eq!(lookups(&metrics, "bypass"), 4);
+    assert_eq!(lookups(&metrics, "hit"), 0);
+}
+
+#[tokio::test]
+async fn a_cache_of_zero_bytes_is_off() {
+    let (_upstream, proxy, client) = start("[server.limits]\npage_cache_bytes = 0").await;
+    let first = get(&client, &proxy, "/", &[]).await;
+    assert_eq!(get(&client, &proxy, "/", &[]).await, first);
+    let metrics = proxy.metrics().await;
+    assert!(!metrics.contains("page_cache_lookups_total{"), "{metrics}");
+    assert_eq!(counter(&metrics, GTAG_BLOCKED), 2);
+}
