@@ -494,7 +494,7 @@ impl Proxy {
                 .and_then(|f| f.accept_language.as_ref())
                 .and_then(|v| v.to_str().ok()),
         );
-        let ctx = rewrite::html::PageContext {
+        let ctx = || rewrite::html::PageContext {
             rules: Arc::clone(&site.rewrite.rules),
             consent: ex.consent,
             loader: Arc::from(rewrite::inject::loader(
@@ -520,7 +520,7 @@ impl Proxy {
             cache,
             metrics: &self.metrics.page_cache,
             site: &site.name,
-            page: origin + ex.uri.path(),
+            page: format!("{origin}{}", ex.uri.path()),
             // A nonce is new in every response: such a page is never the same twice.
             class: csp
                 .nonce
@@ -533,7 +533,7 @@ impl Proxy {
             visitor,
             charset,
         };
-        match page::body(body, plan, &ctx, report, slot).await {
+        match page::body(body, plan, ctx, report, slot).await {
             Ok(body) => Response::from_parts(parts, body),
             Err(e) => {
                 tracing::warn!(site = %site.name, error = %e, "page not sent: the upstream body failed or the rewrite could not start");

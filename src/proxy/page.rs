@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use crate::body::{BoxError, ProxyBody};
 use crate::coding::Coding;
 use crate::rewrite::body::{Report, RewriteBody};
-use crate::rewrite::cache::{Class, Key, Page, PageCache, Version};
+use crate::rewrite::cache::{Class, Key, Page, PageCache};
 use crate::rewrite::html::PageContext;
 use crate::telemetry::page_cache::PageCacheMetrics;
 
@@ -46,7 +46,9 @@ pub(super) struct Slot<'a> {
 pub(super) async fn body<B>(
     upstream: B,
     plan: Plan,
-    ctx: &PageContext,
+    // Built only when the page is rewritten: a page from the cache needs no loader, no
+    // base URL.
+    ctx: impl FnOnce() -> PageContext,
     report: Report,
     slot: Option<Slot<'_>>,
 ) -> Result<ProxyBody, BoxError>
@@ -58,7 +60,7 @@ where
         return stream(
             Replay::new(VecDeque::new(), Some(upstream)),
             plan,
-            ctx,
+            &ctx(),
             report,
         );
     };
@@ -70,7 +72,7 @@ where
             return stream(
                 Replay::new(VecDeque::new(), Some(upstream)),
                 plan,
-                ctx,
+                &ctx(),
                 report,
             );
         }
@@ -79,38 +81,45 @@ where
         Held::Whole(parts) => parts,
         Held::Partial(parts, rest) => {
             slot.metrics.count(slot.site, "bypass");
-            return stream(Replay::new(parts, Some(rest)), plan, ctx, report);
+            return stream(Replay::new(parts, Some(rest)), plan, &ctx(), report);
         }
     };
     let charset: &'static encoding_rs::Encoding = plan.charset.into();
     let key = Key {
         site: Arc::clone(slot.site),
         page: slot.page.into_boxed_str(),
-        version: Version::of(&parts),
+        version: slot.cache.version(&parts),
         upstream: plan.upstream,
         charset: charset.name(),
         class,
         visitor: plan.visitor,
     };
-    if let Some(page) = slot.cache.get(&key) {
+    if let Some(page) = slot.cache.get(&key, &parts) {
         slot.metrics.count(slot.site, "hit");
         report(page.counts);
         return Ok(crate::body::full(page.body));
     }
     slot.metrics.count(slot.site, "miss");
+    // Copied: a part may be a slice of a much larger read buffer the entry would pin.
+    let source = Bytes::from(parts.concat());
     let rewritten = RewriteBody::new(
         Replay::<B>::new(parts, None),
         plan.upstream,
         plan.visitor,
         plan.charset,
-        ctx,
+        &ctx(),
         report,
     )?;
     Ok(Keep {
         inner: rewritten,
         out: BytesMut::new(),
         limit: max.saturating_mul(2),
-        slot: Some((Arc::clone(slot.cache), key, slot.metrics.clone())),
+        slot: Some(Pending {
+            cache: Arc::clone(slot.cache),
+            key,
+            source,
+            metrics: slot.metrics.clone(),
+        }),
     }
     .boxed_unsync())
 }
@@ -211,7 +220,15 @@ struct Keep<B> {
     out: BytesMut,
     /// Past this many output bytes nothing is kept.
     limit: usize,
-    slot: Option<(Arc<PageCache>, Key, PageCacheMetrics)>,
+    slot: Option<Pending>,
+}
+
+/// Where a page being rewritten will be kept, and what it is made from.
+struct Pending {
+    cache: Arc<PageCache>,
+    key: Key,
+    source: Bytes,
+    metrics: PageCacheMetrics,
 }
 
 impl<B> Body for Keep<B>
@@ -243,11 +260,22 @@ where
             // A page cut off (a broken or bomb-like upstream body) is never kept.
             Poll::Ready(Some(Err(_))) => this.slot = None,
             Poll::Ready(None) => {
-                if let (Some((cache, key, metrics)), Some(counts)) =
-                    (this.slot.take(), this.inner.counts())
-                {
+                if let (Some(pending), Some(counts)) = (this.slot.take(), this.inner.counts()) {
+                    let Pending {
+                        cache,
+                        key,
+                        source,
+                        metrics,
+                    } = pending;
                     let body = std::mem::take(&mut this.out).freeze();
-                    cache.insert(key, Page { body, counts });
+                    cache.insert(
+                        key,
+                        Page {
+                            source,
+                            body,
+                            counts,
+                        },
+                    );
                     metrics
                         .bytes
                         .set(i64::try_from(cache.bytes()).unwrap_or(i64::MAX));

@@ -8,9 +8,11 @@
 //! - the site and the page's own URL without its query (relative URLs resolve against
 //!   it; `?utm_source=…` does not change the page, and leaving it out keeps campaign links
 //!   from filling the cache with one-time entries);
-//! - the page's version: a BLAKE3 digest of the upstream's bytes, so a changed upstream
-//!   body is a new key (invalidation is exact, not a time-to-live), with its coding and
-//!   charset;
+//! - the page's version: the upstream body's length and a seeded XXH3 digest of it, with
+//!   its coding and charset. The digest only finds the entry: a hit is confirmed by
+//!   comparing the body with the one the entry was made from, byte for byte, so a changed
+//!   upstream body is never answered with an old rewrite (invalidation is exact, not a
+//!   time-to-live), and a collision, by chance or crafted, costs a miss and nothing more;
 //! - the consent class ([`Class`]): what the injected loader says, which holds nothing
 //!   personal (the visitor's consent id is fetched by the preference centre, never put
 //!   in a page);
@@ -29,19 +31,12 @@ use crate::coding::Coding;
 use crate::config::Language;
 use crate::consent::ConsentState;
 
-/// A page version: the BLAKE3 digest of the body as the upstream sent it. A collision
-/// resistant digest, because a page may carry text a stranger chose (a search term).
+/// A page version: the upstream body's length and its XXH3-128 digest under the cache's
+/// own random seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Version([u8; 32]);
-
-impl Version {
-    pub fn of(parts: &[Bytes]) -> Version {
-        let mut hasher = blake3::Hasher::new();
-        for part in parts {
-            hasher.update(part);
-        }
-        Version(*hasher.finalize().as_bytes())
-    }
+pub struct Version {
+    len: usize,
+    digest: u128,
 }
 
 /// What the page's rewrite knows about the visitor: the categories granted, whether they
@@ -80,10 +75,12 @@ pub struct Key {
     pub visitor: Coding,
 }
 
-/// A kept page: its bytes as sent and what its rewrite neutralised (proof of enforcement
-/// is counted for every response, served from the cache or not).
+/// A kept page: the upstream body it was made from, its bytes as sent, and what its
+/// rewrite neutralised (proof of enforcement is counted for every response, served from
+/// the cache or not).
 #[derive(Debug, Clone)]
 pub struct Page {
+    pub source: Bytes,
     pub body: Bytes,
     pub counts: Counts,
 }
@@ -94,7 +91,11 @@ struct Weight;
 
 impl quick_cache::Weighter<Key, Page> for Weight {
     fn weight(&self, key: &Key, page: &Page) -> u64 {
-        (page.body.len() + key.page.len() + std::mem::size_of::<(Key, Page)>() + 64) as u64
+        (page.source.len()
+            + page.body.len()
+            + key.page.len()
+            + std::mem::size_of::<(Key, Page)>()
+            + 64) as u64
     }
 }
 
@@ -104,6 +105,8 @@ pub struct PageCache {
     pages: Cache<Key, Page, Weight>,
     /// The largest upstream page body held to be kept; larger pages stream.
     max_page: usize,
+    /// Seeds the digests, so nobody outside can compute which bodies share one.
+    seed: u64,
 }
 
 impl PageCache {
@@ -132,6 +135,7 @@ impl PageCache {
                 quick_cache::sync::DefaultLifecycle::default(),
             ),
             max_page,
+            seed: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8),
         })
     }
 
@@ -139,8 +143,24 @@ impl PageCache {
         self.max_page
     }
 
-    pub fn get(&self, key: &Key) -> Option<Page> {
-        self.pages.get(key)
+    /// The version of an upstream body, as it arrived in parts.
+    pub fn version(&self, parts: &[Bytes]) -> Version {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(self.seed);
+        let mut len = 0;
+        for part in parts {
+            hasher.update(part);
+            len += part.len();
+        }
+        Version {
+            len,
+            digest: hasher.digest128(),
+        }
+    }
+
+    /// The page kept for `key`, if it was made from exactly these upstream bytes.
+    pub fn get(&self, key: &Key, parts: &[Bytes]) -> Option<Page> {
+        let page = self.pages.get(key)?;
+        same_bytes(&page.source, parts).then_some(page)
     }
 
     pub fn insert(&self, key: Key, page: Page) {
@@ -161,6 +181,18 @@ impl PageCache {
     }
 }
 
+/// Whether `parts`, joined, are `whole`.
+fn same_bytes(whole: &[u8], parts: &[Bytes]) -> bool {
+    let mut rest = whole;
+    for part in parts {
+        match rest.split_at_checked(part.len()) {
+            Some((head, tail)) if head == &part[..] => rest = tail,
+            _ => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 impl std::fmt::Debug for PageCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PageCache")
@@ -175,11 +207,11 @@ mod tests {
     use super::*;
     use crate::catalog::Category;
 
-    fn key(version: &[u8], class: Class) -> Key {
+    fn key(cache: &PageCache, source: &'static [u8], class: Class) -> Key {
         Key {
             site: Arc::from("shop"),
             page: Box::from("https://shop.example/"),
-            version: Version::of(&[Bytes::copy_from_slice(version)]),
+            version: cache.version(&[Bytes::from_static(source)]),
             upstream: Coding::Identity,
             charset: "UTF-8",
             class,
@@ -187,8 +219,9 @@ mod tests {
         }
     }
 
-    fn page(body: &'static [u8]) -> Page {
+    fn page(source: &'static [u8], body: &'static [u8]) -> Page {
         Page {
+            source: Bytes::from_static(source),
             body: Bytes::from_static(body),
             counts: Counts::default(),
         }
@@ -196,10 +229,31 @@ mod tests {
 
     #[test]
     fn a_version_is_the_bytes_not_how_they_were_split() {
-        let whole = Version::of(&[Bytes::from_static(b"<p>hello</p>")]);
-        let split = Version::of(&[Bytes::from_static(b"<p>hel"), Bytes::from_static(b"lo</p>")]);
-        assert_eq!(whole, split);
-        assert_ne!(whole, Version::of(&[Bytes::from_static(b"<p>hello!</p>")]));
+        let cache = PageCache::new(1 << 20, 1 << 16).expect("on");
+        let whole = cache.version(&[Bytes::from_static(b"<p>hello</p>")]);
+        let parts = [Bytes::from_static(b"<p>hel"), Bytes::from_static(b"lo</p>")];
+        assert_eq!(whole, cache.version(&parts));
+        assert_ne!(
+            whole,
+            cache.version(&[Bytes::from_static(b"<p>hello!</p>")])
+        );
+        assert!(same_bytes(b"<p>hello</p>", &parts));
+        assert!(!same_bytes(b"<p>hello</p>!", &parts));
+        assert!(!same_bytes(b"<p>help</p>", &parts));
+    }
+
+    #[test]
+    fn a_hit_needs_the_very_bytes_the_page_was_made_from() {
+        let cache = PageCache::new(1 << 20, 1 << 16).expect("on");
+        let class = Class::of(&ConsentState::undecided(), None);
+        // As if two bodies shared a digest: the entry stands under the key of "v1" but was
+        // made from other bytes; it must not be served for "v1".
+        cache.insert(key(&cache, b"v1", class), page(b"v2", b"made from v2"));
+        assert!(
+            cache
+                .get(&key(&cache, b"v1", class), &[Bytes::from_static(b"v1")])
+                .is_none()
+        );
     }
 
     #[test]
@@ -213,15 +267,23 @@ mod tests {
         assert_ne!(undecided, granted);
         assert_ne!(undecided, dutch);
         let cache = PageCache::new(1 << 20, 1 << 16).expect("on");
-        cache.insert(key(b"v1", undecided), page(b"for the undecided"));
-        assert!(cache.get(&key(b"v1", granted)).is_none());
-        assert!(cache.get(&key(b"v1", dutch)).is_none());
+        let v1 = [Bytes::from_static(b"v1")];
+        cache.insert(
+            key(&cache, b"v1", undecided),
+            page(b"v1", b"for the undecided"),
+        );
+        assert!(cache.get(&key(&cache, b"v1", granted), &v1).is_none());
+        assert!(cache.get(&key(&cache, b"v1", dutch), &v1).is_none());
+        let v2 = [Bytes::from_static(b"v2")];
         assert!(
-            cache.get(&key(b"v2", undecided)).is_none(),
+            cache.get(&key(&cache, b"v2", undecided), &v2).is_none(),
             "another version"
         );
         assert_eq!(
-            cache.get(&key(b"v1", undecided)).expect("kept").body,
+            cache
+                .get(&key(&cache, b"v1", undecided), &v1)
+                .expect("kept")
+                .body,
             Bytes::from_static(b"for the undecided")
         );
     }
@@ -232,7 +294,9 @@ mod tests {
         let class = Class::of(&ConsentState::undecided(), None);
         static BODY: [u8; 4096] = [b'x'; 4096];
         for i in 0..200u32 {
-            cache.insert(key(&i.to_be_bytes(), class), page(&BODY));
+            let mut k = key(&cache, b"", class);
+            k.page = format!("https://shop.example/{i}").into_boxed_str();
+            cache.insert(k, page(b"", &BODY));
         }
         assert!(cache.bytes() <= 64 * 1024, "{} bytes held", cache.bytes());
         assert!(cache.len() >= 8, "{} pages held", cache.len());
