@@ -171,13 +171,25 @@ async fn a_changed_upstream_page_is_never_served_from_the_cache() {
     upstream.page("/", &[HTML], PAGE.replace("Versie 1", "Versie 2"));
     let v2 = get(&client, &proxy, "/", &[]).await;
     assert!(v2.contains("Versie 2") && !v2.contains("Versie 1"), "{v2}");
-    // And back: version 1's bytes are version 1's page again.
+    // Shorter and longer than the kept version, and equal to its start: new versions too.
+    let cut = &PAGE[..PAGE.len() - "</body></html>".len()];
+    upstream.page("/", &[HTML], cut);
+    let shorter = get(&client, &proxy, "/", &[]).await;
+    assert!(
+        shorter.contains("Versie 1") && !shorter.contains("</body>"),
+        "{shorter}"
+    );
+    upstream.page("/", &[HTML], format!("{PAGE}<!-- v3 -->"));
+    let longer = get(&client, &proxy, "/", &[]).await;
+    assert!(longer.ends_with("<!-- v3 -->"), "{longer}");
+    // And back: version 1's page again, kept anew.
     upstream.page("/", &[HTML], PAGE);
+    assert_eq!(get(&client, &proxy, "/", &[]).await, v1);
     assert_eq!(get(&client, &proxy, "/", &[]).await, v1);
     let metrics = proxy.metrics().await;
     assert_eq!(
         (lookups(&metrics, "miss"), lookups(&metrics, "hit")),
-        (2, 2)
+        (5, 2)
     );
 }
 

@@ -2,9 +2,10 @@
 //! page was already rewritten for this consent class and coding, else rewritten as it
 //! streams and, when it is small enough, kept for the next visitor of the same class.
 //!
-//! To know a page's version its whole body must be in hand, so a page that may be kept is
-//! read from the upstream before its head is answered (as nginx's `proxy_buffering` does);
-//! past `page_cache_page_bytes` the page streams from what is held on.
+//! To know a page's version its whole body must have arrived, so a page that may be kept
+//! is read from the upstream before its head is answered (as nginx's `proxy_buffering`
+//! does): compared with the kept version as it comes, held only once it differs, and past
+//! `page_cache_page_bytes` streamed from what is held on.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -77,28 +78,27 @@ where
             );
         }
     };
-    let parts = match hold(upstream, max).await? {
+    let charset: &'static encoding_rs::Encoding = plan.charset.into();
+    let key = Key {
+        site: Arc::clone(slot.site),
+        page: slot.page.into_boxed_str(),
+        upstream: plan.upstream,
+        charset: charset.name(),
+        class,
+        visitor: plan.visitor,
+    };
+    let parts = match hold(upstream, max, slot.cache.get(&key)).await? {
+        Held::Same(page) => {
+            slot.metrics.count(slot.site, "hit");
+            report(page.counts);
+            return Ok(crate::body::full(page.body));
+        }
         Held::Whole(parts) => parts,
         Held::Partial(parts, rest) => {
             slot.metrics.count(slot.site, "bypass");
             return stream(Replay::new(parts, Some(rest)), plan, &ctx(), report);
         }
     };
-    let charset: &'static encoding_rs::Encoding = plan.charset.into();
-    let key = Key {
-        site: Arc::clone(slot.site),
-        page: slot.page.into_boxed_str(),
-        version: slot.cache.version(&parts),
-        upstream: plan.upstream,
-        charset: charset.name(),
-        class,
-        visitor: plan.visitor,
-    };
-    if let Some(page) = slot.cache.get(&key, &parts) {
-        slot.metrics.count(slot.site, "hit");
-        report(page.counts);
-        return Ok(crate::body::full(page.body));
-    }
     slot.metrics.count(slot.site, "miss");
     // Copied: a part may be a slice of a much larger read buffer the entry would pin.
     let source = Bytes::from(parts.concat());
@@ -147,31 +147,54 @@ where
 }
 
 enum Held<B> {
+    /// The body is, byte for byte, the source of the kept page (nothing was held).
+    Same(Page),
     /// The whole body, within the bound.
     Whole(Vec<Bytes>),
     /// The body grew past the bound: what was read, and the rest still to come.
     Partial(Vec<Bytes>, B),
 }
 
-/// Reads the upstream body until it ends or passes `max` bytes.
-async fn hold<B>(mut body: B, max: usize) -> Result<Held<B>, BoxError>
+/// Reads the upstream body until it ends or passes `max` bytes. While it matches the
+/// source of the kept page nothing is held: a repeated page costs a comparison, not
+/// its size in memory. Once it differs, the matched prefix is taken from `known`.
+async fn hold<B>(mut body: B, max: usize, kept: Option<Page>) -> Result<Held<B>, BoxError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
+    let known = kept.as_ref().map(|page| &page.source);
     let mut parts = Vec::new();
     let mut len = 0usize;
+    // How much of `known` the body has matched; `None` once it differs.
+    let mut matched = known.map(|_| 0usize);
     while let Some(frame) = body.frame().await {
         // Trailers of the upstream body describe the old bytes; they are dropped.
-        if let Ok(data) = frame.map_err(Into::into)?.into_data() {
-            len += data.len();
-            parts.push(data);
-            if len > max {
-                return Ok(Held::Partial(parts, body));
+        let Ok(data) = frame.map_err(Into::into)?.into_data() else {
+            continue;
+        };
+        len += data.len();
+        if let (Some(at), Some(known)) = (matched, known) {
+            if known.get(at..at + data.len()) == Some(&data[..]) {
+                matched = Some(at + data.len());
+                continue;
+            }
+            matched = None;
+            if at > 0 {
+                parts.push(known.slice(..at));
             }
         }
+        parts.push(data);
+        if len > max {
+            return Ok(Held::Partial(parts, body));
+        }
     }
-    Ok(Held::Whole(parts))
+    match (matched, kept) {
+        (Some(at), Some(page)) if at == page.source.len() => Ok(Held::Same(page)),
+        // A shorter new version: all of it matched the old one's start.
+        (Some(at), Some(page)) => Ok(Held::Whole(vec![page.source.slice(..at)])),
+        _ => Ok(Held::Whole(parts)),
+    }
 }
 
 /// What was read ahead, then the rest of the upstream body.
@@ -286,5 +309,63 @@ where
             }
         }
         polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rewrite::html::Counts;
+
+    /// A body that arrives in these frames.
+    fn frames(parts: &[&'static str]) -> Replay<http_body_util::Empty<Bytes>> {
+        Replay::new(
+            parts
+                .iter()
+                .map(|p| Bytes::from_static(p.as_bytes()))
+                .collect::<VecDeque<_>>(),
+            None,
+        )
+    }
+
+    fn kept(source: &'static str) -> Option<Page> {
+        Some(Page {
+            source: Bytes::from_static(source.as_bytes()),
+            body: Bytes::from_static(b"rewritten"),
+            counts: Counts::default(),
+        })
+    }
+
+    async fn joined(parts: &[&'static str], known: &'static str, max: usize) -> Option<String> {
+        match hold(frames(parts), max, kept(known)).await.expect("a body") {
+            Held::Same(_) => None,
+            Held::Whole(parts) => Some(String::from_utf8(parts.concat()).expect("utf-8")),
+            Held::Partial(..) => Some("(partial)".to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_very_same_bytes_are_the_kept_version() {
+        assert_eq!(joined(&["ab", "cd", "ef"], "abcdef", 64).await, None);
+        assert_eq!(joined(&["abcdef"], "abcdef", 64).await, None);
+        for (parts, body) in [
+            (&["ab", "cX", "ef"][..], "abcXef"),
+            (&["ab", "cd"][..], "abcd"),
+            (&["ab", "cd", "ef", "g"][..], "abcdefg"),
+            (&["X"][..], "X"),
+            (&[][..], ""),
+        ] {
+            assert_eq!(
+                joined(parts, "abcdef", 64).await.as_deref(),
+                Some(body),
+                "{parts:?}"
+            );
+        }
+        assert_eq!(
+            joined(&["ab", "cX", "ef"], "abcdef", 4).await.as_deref(),
+            Some("(partial)")
+        );
+        let fresh = hold(frames(&["ab", "cd"]), 64, None).await.expect("a body");
+        assert!(matches!(fresh, Held::Whole(parts) if parts.concat() == b"abcd"));
     }
 }

@@ -2,17 +2,17 @@
 //!
 //! Most visitors of a marketing page get the same bytes: the same upstream page, rewritten
 //! for the same consent, in the same coding. The rewrite and the compression then run
-//! once per page version instead of once per request. What the bytes depend on is the key,
-//! all of it:
+//! once per page version instead of once per request. An entry holds the upstream body it
+//! was made from (its version) and is served only when the upstream sends exactly those
+//! bytes again — compared byte for byte as they arrive, so a changed upstream page is
+//! never answered with an old rewrite (invalidation is exact, not a time-to-live) and a
+//! repeated page is never held whole in memory. A new version replaces the old one. What
+//! else the bytes depend on is the key, all of it:
 //!
 //! - the site and the page's own URL without its query (relative URLs resolve against
 //!   it; `?utm_source=…` does not change the page, and leaving it out keeps campaign links
 //!   from filling the cache with one-time entries);
-//! - the page's version: the upstream body's length and a seeded XXH3 digest of it, with
-//!   its coding and charset. The digest only finds the entry: a hit is confirmed by
-//!   comparing the body with the one the entry was made from, byte for byte, so a changed
-//!   upstream body is never answered with an old rewrite (invalidation is exact, not a
-//!   time-to-live), and a collision, by chance or crafted, costs a miss and nothing more;
+//! - the upstream's coding and charset;
 //! - the consent class ([`Class`]): what the injected loader says, which holds nothing
 //!   personal (the visitor's consent id is fetched by the preference centre, never put
 //!   in a page);
@@ -30,14 +30,6 @@ use crate::catalog::CategorySet;
 use crate::coding::Coding;
 use crate::config::Language;
 use crate::consent::ConsentState;
-
-/// A page version: the upstream body's length and its XXH3-128 digest under the cache's
-/// own random seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Version {
-    len: usize,
-    digest: u128,
-}
 
 /// What the page's rewrite knows about the visitor: the categories granted, whether they
 /// decided, whether Global Privacy Control refused some, and the banner's language.
@@ -68,7 +60,6 @@ pub struct Key {
     pub site: Arc<str>,
     /// `scheme://host[:port]/path`, without the query.
     pub page: Box<str>,
-    pub version: Version,
     pub upstream: Coding,
     pub charset: &'static str,
     pub class: Class,
@@ -105,8 +96,6 @@ pub struct PageCache {
     pages: Cache<Key, Page, Weight>,
     /// The largest upstream page body held to be kept; larger pages stream.
     max_page: usize,
-    /// Seeds the digests, so nobody outside can compute which bodies share one.
-    seed: u64,
 }
 
 impl PageCache {
@@ -135,7 +124,6 @@ impl PageCache {
                 quick_cache::sync::DefaultLifecycle::default(),
             ),
             max_page,
-            seed: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8),
         })
     }
 
@@ -143,24 +131,10 @@ impl PageCache {
         self.max_page
     }
 
-    /// The version of an upstream body, as it arrived in parts.
-    pub fn version(&self, parts: &[Bytes]) -> Version {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(self.seed);
-        let mut len = 0;
-        for part in parts {
-            hasher.update(part);
-            len += part.len();
-        }
-        Version {
-            len,
-            digest: hasher.digest128(),
-        }
-    }
-
-    /// The page kept for `key`, if it was made from exactly these upstream bytes.
-    pub fn get(&self, key: &Key, parts: &[Bytes]) -> Option<Page> {
-        let page = self.pages.get(key)?;
-        same_bytes(&page.source, parts).then_some(page)
+    /// The page kept for `key`, whatever its version: the caller confirms the version by
+    /// comparing [`Page::source`] with what the upstream sends.
+    pub fn get(&self, key: &Key) -> Option<Page> {
+        self.pages.get(key)
     }
 
     pub fn insert(&self, key: Key, page: Page) {
@@ -181,18 +155,6 @@ impl PageCache {
     }
 }
 
-/// Whether `parts`, joined, are `whole`.
-fn same_bytes(whole: &[u8], parts: &[Bytes]) -> bool {
-    let mut rest = whole;
-    for part in parts {
-        match rest.split_at_checked(part.len()) {
-            Some((head, tail)) if head == &part[..] => rest = tail,
-            _ => return false,
-        }
-    }
-    rest.is_empty()
-}
-
 impl std::fmt::Debug for PageCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PageCache")
@@ -207,11 +169,10 @@ mod tests {
     use super::*;
     use crate::catalog::Category;
 
-    fn key(cache: &PageCache, source: &'static [u8], class: Class) -> Key {
+    fn key(page: &str, class: Class) -> Key {
         Key {
             site: Arc::from("shop"),
-            page: Box::from("https://shop.example/"),
-            version: cache.version(&[Bytes::from_static(source)]),
+            page: Box::from(page),
             upstream: Coding::Identity,
             charset: "UTF-8",
             class,
@@ -228,35 +189,6 @@ mod tests {
     }
 
     #[test]
-    fn a_version_is_the_bytes_not_how_they_were_split() {
-        let cache = PageCache::new(1 << 20, 1 << 16).expect("on");
-        let whole = cache.version(&[Bytes::from_static(b"<p>hello</p>")]);
-        let parts = [Bytes::from_static(b"<p>hel"), Bytes::from_static(b"lo</p>")];
-        assert_eq!(whole, cache.version(&parts));
-        assert_ne!(
-            whole,
-            cache.version(&[Bytes::from_static(b"<p>hello!</p>")])
-        );
-        assert!(same_bytes(b"<p>hello</p>", &parts));
-        assert!(!same_bytes(b"<p>hello</p>!", &parts));
-        assert!(!same_bytes(b"<p>help</p>", &parts));
-    }
-
-    #[test]
-    fn a_hit_needs_the_very_bytes_the_page_was_made_from() {
-        let cache = PageCache::new(1 << 20, 1 << 16).expect("on");
-        let class = Class::of(&ConsentState::undecided(), None);
-        // As if two bodies shared a digest: the entry stands under the key of "v1" but was
-        // made from other bytes; it must not be served for "v1".
-        cache.insert(key(&cache, b"v1", class), page(b"v2", b"made from v2"));
-        assert!(
-            cache
-                .get(&key(&cache, b"v1", class), &[Bytes::from_static(b"v1")])
-                .is_none()
-        );
-    }
-
-    #[test]
     fn classes_keep_apart_what_the_loader_says() {
         let undecided = Class::of(&ConsentState::undecided(), None);
         let granted = Class::of(
@@ -267,25 +199,25 @@ mod tests {
         assert_ne!(undecided, granted);
         assert_ne!(undecided, dutch);
         let cache = PageCache::new(1 << 20, 1 << 16).expect("on");
-        let v1 = [Bytes::from_static(b"v1")];
-        cache.insert(
-            key(&cache, b"v1", undecided),
-            page(b"v1", b"for the undecided"),
-        );
-        assert!(cache.get(&key(&cache, b"v1", granted), &v1).is_none());
-        assert!(cache.get(&key(&cache, b"v1", dutch), &v1).is_none());
-        let v2 = [Bytes::from_static(b"v2")];
+        let home = "https://shop.example/";
+        cache.insert(key(home, undecided), page(b"v1", b"for the undecided"));
+        assert!(cache.get(&key(home, granted)).is_none());
+        assert!(cache.get(&key(home, dutch)).is_none());
         assert!(
-            cache.get(&key(&cache, b"v2", undecided), &v2).is_none(),
-            "another version"
-        );
-        assert_eq!(
             cache
-                .get(&key(&cache, b"v1", undecided), &v1)
-                .expect("kept")
-                .body,
-            Bytes::from_static(b"for the undecided")
+                .get(&key("https://shop.example/prijzen", undecided))
+                .is_none()
         );
+        let kept = cache.get(&key(home, undecided)).expect("kept");
+        assert_eq!(kept.body, Bytes::from_static(b"for the undecided"));
+        assert_eq!(kept.source, Bytes::from_static(b"v1"));
+        // A new version replaces the old one.
+        cache.insert(key(home, undecided), page(b"v2", b"v2 for the undecided"));
+        assert_eq!(
+            cache.get(&key(home, undecided)).expect("kept").source,
+            Bytes::from_static(b"v2")
+        );
+        assert_eq!(cache.len(), 1);
     }
 
     #[test]
@@ -294,9 +226,10 @@ mod tests {
         let class = Class::of(&ConsentState::undecided(), None);
         static BODY: [u8; 4096] = [b'x'; 4096];
         for i in 0..200u32 {
-            let mut k = key(&cache, b"", class);
-            k.page = format!("https://shop.example/{i}").into_boxed_str();
-            cache.insert(k, page(b"", &BODY));
+            cache.insert(
+                key(&format!("https://shop.example/{i}"), class),
+                page(b"", &BODY),
+            );
         }
         assert!(cache.bytes() <= 64 * 1024, "{} bytes held", cache.bytes());
         assert!(cache.len() >= 8, "{} pages held", cache.len());
