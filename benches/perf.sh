@@ -19,6 +19,9 @@ DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-1}
 CONNS=${CONNS:-"32 1000"}
 ONLY=${ONLY:-}   # a regex: only the cells whose "page visitor coding" matches (ONLY=gzip)
+# SCALING=1: instead of the table, req/s and p99 from 1 to 1,000 connections and from 1 KB
+# to 1 MB pages, undecided visitor with gzip, nginx sub_filter against consent-proxy.
+SCALING=${SCALING:-}
 UP_PORT=18180
 SUB_PORT=18181   # nginx proxy_pass + sub_filter + gzip
 PX_PORT=18182    # nginx proxy_pass (passthrough)
@@ -62,6 +65,7 @@ page() { # bytes: sections until the page reaches about this size
     echo "</body></html>"
 }
 page 6144 >"$WORK/www/home.html"
+for kb in 1 10 100 1024; do page $((kb * 1024)) >"$WORK/www/page-${kb}k.html"; done
 page 153600 >"$WORK/www/pricing.html"
 python3 -c 'import json; print(json.dumps({"plans":[{"id":i,"name":"Zakelijk %d" % i,"price":9.95+i,"minutes":100*i} for i in range(12)]})[:757])' >"$WORK/www/plans.json"
 
@@ -198,6 +202,33 @@ during_nx=$(nginx_rss "$WORK/px/nginx.pid")
 wait "$IDLE"
 
 RESULTS="$WORK/results.txt"
+if [ -n "$SCALING" ]; then
+    echo "scaling: undecided visitor, gzip; $ROUNDS round(s) x $DURATION per cell, wrk -t1"
+    : >"$RESULTS"
+    for round in $(seq 1 "$ROUNDS"); do
+        for kb in 1 10 100 1024; do
+            for c in 1 10 100 1000; do
+                n=$(run "$SUB_PORT" "page-${kb}k.html" "$c" gzip "")
+                p=$(run "$CP_PORT" "page-${kb}k.html" "$c" gzip "")
+                echo "$kb $c $n $p" | tee -a "$RESULTS"
+            done
+        done
+    done
+    echo
+    echo "| page | conns | nginx req/s | consent-proxy req/s | ratio | nginx p99 ms | consent-proxy p99 ms |"
+    echo "|---|---|---|---|---|---|---|"
+    awk '
+        { key = $1 "|" $2; n[key]++; nr[key] += $3; np[key] += $4; cr[key] += $5; cp[key] += $6
+          if (!(key in seen)) { seen[key] = 1; order[++k] = key } }
+        END {
+            for (i = 1; i <= k; i++) {
+                key = order[i]; split(key, f, "|"); c = n[key]
+                size = f[1] == 1024 ? "1 MB" : f[1] " KB"
+                printf "| %s | %s | %.0f | %.0f | **%.2f×** | %.2f | %.2f |\n", size, f[2], nr[key]/c, cr[key]/c, cr[key]/nr[key], np[key]/c, cp[key]/c
+            }
+        }' "$RESULTS"
+    exit 0
+fi
 : >"$RESULTS"
 echo "pages: $(wc -c <"$WORK/www/home.html") B, $(wc -c <"$WORK/www/pricing.html") B, json $(wc -c <"$WORK/www/plans.json") B; $ROUNDS round(s) x $DURATION per cell, wrk -t1"
 for round in $(seq 1 "$ROUNDS"); do
