@@ -237,6 +237,16 @@ async fn large_pages_and_nonced_pages_stream_and_are_never_kept() {
         assert!(page.contains("data-cp-src=\"https://www.googletagmanager.com/gtag/js"));
         assert!(page.len() > 20_000);
     }
+    // Small as the upstream sends it, large once decoded: streamed as well.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, big.as_bytes()).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    assert!(gz.len() < 8192);
+    upstream.page("/inflated", &[HTML, ("content-encoding", "gzip")], gz);
+    for _ in 0..2 {
+        let page = get(&client, &proxy, "/inflated", &[]).await;
+        assert_eq!(page, get(&client, &proxy, "/big", &[]).await);
+    }
     // A page whose policy carries a nonce is new in every response.
     upstream.page(
         "/nonce",
@@ -251,8 +261,11 @@ async fn large_pages_and_nonced_pages_stream_and_are_never_kept() {
         assert!(page.contains("nonce=\"r4nd0m\""), "{page}");
     }
     let metrics = proxy.metrics().await;
-    assert_eq!(lookups(&metrics, "bypass"), 4);
-    assert_eq!(lookups(&metrics, "hit"), 0);
+    assert_eq!(lookups(&metrics, "bypass"), 8);
+    assert_eq!(
+        (lookups(&metrics, "hit"), lookups(&metrics, "miss")),
+        (0, 0)
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! A rewritten page on its way to the visitor: from the page cache when this version of the
-//! page was already rewritten for this consent class and coding, else rewritten as it
-//! streams and, when it is small enough, kept for the next visitor of the same class.
+//! page was already rewritten for this consent class and coding, else rewritten and, when it
+//! is small enough, kept for the next visitor of the same class.
 //!
 //! To know a page's version its whole body must have arrived, so a page that may be kept
 //! is read from the upstream before its head is answered (as nginx's `proxy_buffering`
@@ -20,10 +20,11 @@ use crate::body::{BoxError, ProxyBody};
 use crate::coding::Coding;
 use crate::rewrite::body::{Report, RewriteBody};
 use crate::rewrite::cache::{Class, Key, Page, PageCache};
-use crate::rewrite::html::PageContext;
+use crate::rewrite::html::{Counts, PageContext};
 use crate::telemetry::page_cache::PageCacheMetrics;
 
 /// How the page is rewritten: the codings and charset `rewrite::decide` chose.
+#[derive(Clone, Copy)]
 pub(super) struct Plan {
     pub upstream: Coding,
     pub visitor: Coding,
@@ -99,29 +100,92 @@ where
             return stream(Replay::new(parts, Some(rest)), plan, &ctx(), report);
         }
     };
+    // Another request may have kept this very version while this one was reading.
+    if let Some(page) = slot.cache.get(&key)
+        && same_bytes(&page.source, &parts)
+    {
+        slot.metrics.count(slot.site, "hit");
+        report(page.counts);
+        return Ok(crate::body::full(page.body));
+    }
+    let ctx = ctx();
+    // The page is all in hand: rewritten at once, not at the pace of this visitor's
+    // connection, so the next visitors get it from the cache as soon as possible.
+    let Some((body, counts)) = rewrite_now(&parts, plan, &ctx, max.saturating_mul(2))? else {
+        // It grew past the bound as it decoded: streamed like a large page, never kept.
+        slot.metrics.count(slot.site, "bypass");
+        return stream(Replay::<B>::new(parts, None), plan, &ctx, report);
+    };
     slot.metrics.count(slot.site, "miss");
-    // Copied: a part may be a slice of a much larger read buffer the entry would pin.
-    let source = Bytes::from(parts.concat());
-    let rewritten = RewriteBody::new(
-        Replay::<B>::new(parts, None),
+    report(counts);
+    let page = Page {
+        // Copied: a part may be a slice of a much larger read buffer the entry would pin.
+        source: Bytes::from(parts.concat()),
+        body: body.clone(),
+        counts,
+    };
+    slot.cache.insert(key, page);
+    slot.metrics
+        .bytes
+        .set(i64::try_from(slot.cache.bytes()).unwrap_or(i64::MAX));
+    slot.metrics
+        .pages
+        .set(i64::try_from(slot.cache.len()).unwrap_or(i64::MAX));
+    Ok(crate::body::full(body))
+}
+
+/// Rewrites a page whose body is all in hand, in one go: its bytes for the visitor and
+/// what was neutralised; `None` when the output grows past `limit` bytes.
+fn rewrite_now(
+    parts: &[Bytes],
+    plan: Plan,
+    ctx: &PageContext,
+    limit: usize,
+) -> Result<Option<(Bytes, Counts)>, BoxError> {
+    let input = Replay::<http_body_util::Empty<Bytes>>::new(parts.to_vec(), None);
+    // Counted by the caller once the page is whole (nothing is counted twice when the
+    // page has to stream after all).
+    let uncounted: Report = Box::new(|_| {});
+    let mut body = RewriteBody::new(
+        input,
         plan.upstream,
         plan.visitor,
         plan.charset,
-        &ctx(),
-        report,
+        ctx,
+        uncounted,
     )?;
-    Ok(Keep {
-        inner: rewritten,
-        out: BytesMut::new(),
-        limit: max.saturating_mul(2),
-        slot: Some(Pending {
-            cache: Arc::clone(slot.cache),
-            key,
-            source,
-            metrics: slot.metrics.clone(),
-        }),
+    let mut out = BytesMut::new();
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    loop {
+        match Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if out.len() + data.len() > limit {
+                        return Ok(None);
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
+            Poll::Ready(Some(Err(e))) => return Err(e),
+            Poll::Ready(None) => break,
+            // Every frame of the input is ready; a rewrite that waits is a bug, answered
+            // as an error page rather than a hang.
+            Poll::Pending => return Err("the page rewrite waited on a body in hand".into()),
+        }
     }
-    .boxed_unsync())
+    Ok(Some((out.freeze(), body.counts().unwrap_or_default())))
+}
+
+/// Whether `parts`, joined, are `whole`.
+fn same_bytes(whole: &[u8], parts: &[Bytes]) -> bool {
+    let mut rest = whole;
+    for part in parts {
+        match rest.split_at_checked(part.len()) {
+            Some((head, tail)) if head == &part[..] => rest = tail,
+            _ => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// The page rewritten as it streams, nothing kept.
@@ -236,86 +300,9 @@ where
     }
 }
 
-/// The rewritten page on its way out, its bytes kept and offered to the cache when the
-/// whole page went through without an error.
-struct Keep<B> {
-    inner: RewriteBody<Replay<B>>,
-    out: BytesMut,
-    /// Past this many output bytes nothing is kept.
-    limit: usize,
-    slot: Option<Pending>,
-}
-
-/// Where a page being rewritten will be kept, and what it is made from.
-struct Pending {
-    cache: Arc<PageCache>,
-    key: Key,
-    source: Bytes,
-    metrics: PageCacheMetrics,
-}
-
-impl<B> Body for Keep<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Pending => {}
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    if this.out.len() + data.len() > this.limit {
-                        this.slot = None;
-                        this.out = BytesMut::new();
-                    } else if this.slot.is_some() {
-                        this.out.extend_from_slice(data);
-                    }
-                }
-            }
-            // A page cut off (a broken or bomb-like upstream body) is never kept.
-            Poll::Ready(Some(Err(_))) => this.slot = None,
-            Poll::Ready(None) => {
-                if let (Some(pending), Some(counts)) = (this.slot.take(), this.inner.counts()) {
-                    let Pending {
-                        cache,
-                        key,
-                        source,
-                        metrics,
-                    } = pending;
-                    let body = std::mem::take(&mut this.out).freeze();
-                    cache.insert(
-                        key,
-                        Page {
-                            source,
-                            body,
-                            counts,
-                        },
-                    );
-                    metrics
-                        .bytes
-                        .set(i64::try_from(cache.bytes()).unwrap_or(i64::MAX));
-                    metrics
-                        .pages
-                        .set(i64::try_from(cache.len()).unwrap_or(i64::MAX));
-                }
-            }
-        }
-        polled
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rewrite::html::Counts;
 
     /// A body that arrives in these frames.
     fn frames(parts: &[&'static str]) -> Replay<http_body_util::Empty<Bytes>> {
