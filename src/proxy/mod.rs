@@ -7,6 +7,7 @@
 //! 4. [`Proxy::response_filter`] — hop-by-hop out, `Via`, HSTS;
 //! 5. [`Proxy::logging`] — the access-log line (anonymised address) and metrics.
 
+mod cookies;
 pub mod error_page;
 pub mod forwarding;
 pub mod hop;
@@ -41,7 +42,7 @@ use crate::privacy::{AnonymizedIp, IpAnonymizer};
 use crate::rewrite;
 use crate::store::Store;
 use crate::telemetry::Metrics;
-use crate::telemetry::metrics::{CookieLabels, RequestLabels, SiteLabels};
+use crate::telemetry::metrics::{RequestLabels, SiteLabels};
 use forwarding::TrustedProxies;
 use refusal::{Refusal, https_location};
 use request_id::RequestIds;
@@ -539,59 +540,6 @@ impl Proxy {
                 tracing::warn!(site = %site.name, error = %e, "page not sent: the upstream body failed or the rewrite could not start");
                 error_page::page(StatusCode::BAD_GATEWAY)
             }
-        }
-    }
-
-    /// Cookies in the response: refused `Set-Cookie`s dropped, and the refused cookies the
-    /// browser still sent expired for every domain they could live on.
-    fn enforce_cookies(&self, headers: &mut http::HeaderMap, site: &Site, ex: &Exchange) {
-        let mut dropped = Enforced::default();
-        enforce::drop_set_cookies(
-            headers,
-            &site.rewrite.rules,
-            &ex.consent,
-            site.consent.unknown_cookies,
-            &mut dropped,
-        );
-        if let Some(facts) = &ex.facts {
-            let host = facts
-                .host
-                .as_ref()
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
-            enforce::expire_stripped(headers, &ex.enforced, host, facts.proto == "https");
-        }
-        self.count_enforced(&site.name, &dropped.dropped, dropped.unknown, "response");
-    }
-
-    /// Proof of enforcement: blocked cookies by category, unknown ones for the inventory.
-    fn count_enforced(
-        &self,
-        site: &Arc<str>,
-        blocked: &[(String, consent::Category)],
-        unknown: u32,
-        direction: &'static str,
-    ) {
-        for (_, category) in blocked {
-            self.metrics
-                .cookies_blocked
-                .get_or_create(&CookieLabels {
-                    site: Arc::clone(site),
-                    category: category.as_str(),
-                    direction,
-                })
-                .inc();
-            self.metrics
-                .proof
-                .add(site, category.as_str(), direction, 1);
-        }
-        if unknown > 0 {
-            self.metrics
-                .unknown_cookies
-                .get_or_create(&SiteLabels {
-                    site: Arc::clone(site),
-                })
-                .inc_by(u64::from(unknown));
         }
     }
 
