@@ -269,13 +269,8 @@ async fn answer(
         "refused": refused.iter().map(Category::as_str).collect::<Vec<_>>(),
         "gpc": gpc,
     });
-    let mut resp = Response::new(full(Bytes::from(body.to_string())));
+    let mut resp = no_store_json(StatusCode::OK, &body);
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&set_cookie) {
         h.append(header::SET_COOKIE, v);
     }
@@ -372,14 +367,7 @@ pub fn current(state: &ConsentState) -> Response<ProxyBody> {
         "date": record.map(|(_, issued)| issued),
         "gpc": state.gpc(),
     });
-    let mut resp = Response::new(full(Bytes::from(body.to_string())));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store_json(StatusCode::OK, &body)
 }
 
 fn refuse_method(allow: &'static str) -> Response<ProxyBody> {
@@ -442,8 +430,12 @@ pub async fn read_body(
 
 /// A JSON error answer; `message` is ours, never the stranger's input unescaped.
 pub fn problem(status: StatusCode, message: &str) -> Response<ProxyBody> {
-    let body = serde_json::json!({ "error": message }).to_string();
-    let mut resp = Response::new(full(Bytes::from(body)));
+    no_store_json(status, &serde_json::json!({ "error": message }))
+}
+
+/// A JSON answer about one visitor: never stored by a cache.
+fn no_store_json(status: StatusCode, body: &serde_json::Value) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(Bytes::from(body.to_string())));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(

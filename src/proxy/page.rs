@@ -58,7 +58,21 @@ where
     B: Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let Some(slot) = slot else {
+    // Kept only with a class (no per-response nonce) and a length within the bound.
+    let keepable = slot.and_then(|slot| match slot.class {
+        Some(class)
+            if slot
+                .length
+                .is_none_or(|n| n <= slot.cache.max_page() as u64) =>
+        {
+            Some((slot, class))
+        }
+        _ => {
+            slot.metrics.count(slot.site, "bypass");
+            None
+        }
+    });
+    let Some((slot, class)) = keepable else {
         return stream(
             Replay::new(VecDeque::new(), Some(upstream)),
             plan,
@@ -67,18 +81,6 @@ where
         );
     };
     let max = slot.cache.max_page();
-    let class = match slot.class {
-        Some(class) if slot.length.is_none_or(|n| n <= max as u64) => class,
-        _ => {
-            slot.metrics.count(slot.site, "bypass");
-            return stream(
-                Replay::new(VecDeque::new(), Some(upstream)),
-                plan,
-                &ctx(),
-                report,
-            );
-        }
-    };
     let charset: &'static encoding_rs::Encoding = plan.charset.into();
     let key = Key {
         site: Arc::clone(slot.site),
