@@ -277,3 +277,148 @@ async fn a_cache_of_zero_bytes_is_off() {
     assert!(!metrics.contains("page_cache_lookups_total{"), "{metrics}");
     assert_eq!(counter(&metrics, GTAG_BLOCKED), 2);
 }
+
+/// What the upstream's last request asked with `If-None-Match`, if anything.
+fn asked(upstream: &Upstream) -> Option<String> {
+    upstream
+        .last()
+        .headers
+        .get("if-none-match")
+        .map(|v| v.to_str().expect("ascii").to_owned())
+}
+
+fn not_modified(upstream: &Upstream) -> usize {
+    upstream
+        .not_modified
+        .load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn an_unchanged_page_with_a_strong_etag_costs_the_upstream_a_304() {
+    let (upstream, proxy, client) = start("").await;
+    upstream.page("/", &[HTML, ("etag", "\"v1\""), ("x-version", "1")], PAGE);
+    let first = client
+        .get(proxy.url(SITE_A, "/"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(first.headers()["x-version"], "1");
+    let first = first.text().await.expect("text");
+    assert_eq!(
+        asked(&upstream),
+        None,
+        "nothing kept yet: the page is read whole"
+    );
+    assert!(first.contains("data-cp-src=\"https://www.googletagmanager.com/gtag/js"));
+
+    // The version is kept: the upstream is asked about it and answers 304, with a field
+    // that changed (RFC 9111 §4.3.4: the stored head takes the 304's fields).
+    upstream.page("/", &[HTML, ("etag", "\"v1\""), ("x-version", "2")], PAGE);
+    let second = client
+        .get(proxy.url(SITE_A, "/"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(second.status(), 200);
+    assert_eq!(asked(&upstream).as_deref(), Some("\"v1\""));
+    assert_eq!(not_modified(&upstream), 1);
+    assert_eq!(second.headers()["x-version"], "2");
+    assert_eq!(second.headers()["etag"], "W/\"v1\"");
+    assert_eq!(second.text().await.expect("text"), first);
+
+    // Another consent class is rewritten from the kept body, never from another class's
+    // page; proof of enforcement is counted for each.
+    let cookie = consent_cookie(&proxy, &[Category::Analytics], "1");
+    let granted = get(&client, &proxy, "/", &[("cookie", &cookie)]).await;
+    assert_eq!(not_modified(&upstream), 2);
+    assert!(granted.contains(" src=\"https://www.googletagmanager.com/gtag/js"));
+    assert!(state(&granted).contains("\"decided\":true"), "{granted}");
+    assert_eq!(get(&client, &proxy, "/", &[]).await, first);
+    assert_eq!(not_modified(&upstream), 3);
+    let metrics = proxy.metrics().await;
+    assert_eq!(
+        (lookups(&metrics, "miss"), lookups(&metrics, "hit")),
+        (2, 2)
+    );
+    assert_eq!(counter(&metrics, GTAG_BLOCKED), 3);
+}
+
+#[tokio::test]
+async fn a_page_with_a_new_etag_is_read_again_and_kept_as_the_new_version() {
+    let (upstream, proxy, client) = start("").await;
+    upstream.page("/", &[HTML, ("etag", "\"v1\"")], PAGE);
+    let v1 = get(&client, &proxy, "/", &[]).await;
+    assert_eq!(get(&client, &proxy, "/", &[]).await, v1);
+    assert_eq!(not_modified(&upstream), 1);
+
+    upstream.page(
+        "/",
+        &[HTML, ("etag", "\"v2\"")],
+        PAGE.replace("Versie 1", "Versie 2"),
+    );
+    let v2 = get(&client, &proxy, "/", &[]).await;
+    assert_eq!(asked(&upstream).as_deref(), Some("\"v1\""));
+    assert_eq!(not_modified(&upstream), 1, "the upstream sent the new page");
+    assert!(v2.contains("Versie 2") && !v2.contains("Versie 1"), "{v2}");
+    assert_eq!(get(&client, &proxy, "/", &[]).await, v2);
+    assert_eq!(asked(&upstream).as_deref(), Some("\"v2\""));
+    assert_eq!(not_modified(&upstream), 2);
+
+    // Each coding the proxy asks the upstream for is its own version.
+    let resp = client
+        .get(proxy.url(SITE_A, "/"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    assert_eq!(asked(&upstream), None);
+}
+
+#[tokio::test]
+async fn weak_etags_cookies_and_the_visitors_own_conditions_are_left_alone() {
+    let (upstream, proxy, client) = start("").await;
+    let paths = [
+        ("/weak", ("etag", "W/\"v1\"")),
+        ("/cookie", ("set-cookie", "session=abc; Path=/")),
+        ("/varies", ("vary", "Cookie")),
+        ("/private", ("cache-control", "private")),
+    ];
+    for (path, field) in paths {
+        let etag = if path == "/weak" {
+            ("x-none", "-")
+        } else {
+            ("etag", "\"v1\"")
+        };
+        upstream.page(path, &[HTML, etag, field], PAGE);
+        for _ in 0..2 {
+            get(&client, &proxy, path, &[]).await;
+            assert_eq!(asked(&upstream), None, "{path}");
+        }
+    }
+    assert_eq!(not_modified(&upstream), 0);
+
+    // The visitor's own revalidation goes to the upstream as it was sent, and its 304
+    // to the visitor.
+    upstream.page("/", &[HTML, ("etag", "\"v1\"")], PAGE);
+    get(&client, &proxy, "/", &[]).await;
+    let resp = client
+        .get(proxy.url(SITE_A, "/"))
+        .header("if-none-match", "W/\"v1\"")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 304);
+    assert_eq!(asked(&upstream).as_deref(), Some("W/\"v1\""));
+}
+
+#[tokio::test]
+async fn revalidation_can_be_turned_off() {
+    let (upstream, proxy, client) = start("[server.limits]\npage_cache_revalidate = false").await;
+    upstream.page("/", &[HTML, ("etag", "\"v1\"")], PAGE);
+    let first = get(&client, &proxy, "/", &[]).await;
+    assert_eq!(get(&client, &proxy, "/", &[]).await, first);
+    assert_eq!(asked(&upstream), None);
+    let metrics = proxy.metrics().await;
+    assert_eq!(lookups(&metrics, "hit"), 1, "the page cache still works");
+}

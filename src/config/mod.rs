@@ -238,6 +238,10 @@ pub struct Limits {
     pub page_cache_bytes: usize,
     /// The largest upstream page that may be kept; larger pages stream.
     pub page_cache_page_bytes: usize,
+    /// Ask the upstream `If-None-Match` for a kept page it gave a strong `ETag`, so an
+    /// unchanged page costs a `304` instead of its body. Off for an origin whose `ETag`s
+    /// do not change with the page.
+    pub page_cache_revalidate: bool,
 }
 
 impl Default for Limits {
@@ -252,7 +256,8 @@ impl Default for Limits {
             consents_per_minute_network: 600,
             decompression_ratio: 100,
             page_cache_bytes: 32 * 1024 * 1024,
-            page_cache_page_bytes: 512 * 1024,
+            page_cache_page_bytes: 2 * 1024 * 1024,
+            page_cache_revalidate: true,
         }
     }
 }

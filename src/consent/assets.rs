@@ -209,9 +209,13 @@ fn gzip(bytes: &[u8]) -> Bytes {
 }
 
 fn brotli_of(bytes: &[u8]) -> Bytes {
+    // A window that holds the whole asset (brotli's is 2^lgwin - 16 bytes) compresses it as
+    // well as the largest; at quality 11 the match finder is sized by the window, and a
+    // 22-bit one took 32 MiB per asset, which the allocator kept for the life of the process.
+    let lgwin = (bytes.len() + 16).next_power_of_two().ilog2().clamp(10, 24);
     let mut out = Vec::new();
     {
-        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, lgwin);
         let _ = w.write_all(bytes);
     }
     Bytes::from(out)

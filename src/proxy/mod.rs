@@ -17,6 +17,7 @@ mod proof;
 mod refusal;
 pub mod request_body;
 mod request_id;
+mod revalidate;
 pub mod route;
 pub mod upgrade;
 pub mod upstream;
@@ -46,6 +47,7 @@ use crate::telemetry::metrics::{RequestLabels, SiteLabels};
 use forwarding::TrustedProxies;
 use refusal::{Refusal, https_location};
 use request_id::RequestIds;
+use revalidate::{Revalidation, UpstreamBody};
 use route::{HostError, Router, Site};
 use upstream::{Failure, UpstreamPool};
 
@@ -188,10 +190,13 @@ impl Proxy {
                 ex.consent = self.consent_of(req.headers(), &site);
                 let upgrade = upgrade::requested(req.version(), req.headers(), &self.upgrades);
                 let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
-                let upstream_req = self.upstream_request_filter(req, conn, &site, &mut ex, upgrade);
+                let mut upstream_req =
+                    self.upstream_request_filter(req, conn, &site, &mut ex, upgrade);
+                let asked = self.revalidation(&mut upstream_req, &site, &ex);
                 match self.upstream(upstream_req, &site, &mut ex).await {
                     Ok(resp) => {
-                        self.response_filter(resp, conn, &site, &ex, client_upgrade)
+                        let resp = revalidate::answer(resp, asked.as_ref());
+                        self.response_filter(resp, conn, &site, &ex, client_upgrade, asked)
                             .await
                     }
                     Err(status) => error_page::page(status),
@@ -361,6 +366,27 @@ impl Proxy {
         )
     }
 
+    /// Phase 2½: a page whose version the cache keeps is asked `If-None-Match`, so an
+    /// unchanged page costs the upstream a 304 instead of its body (`proxy::revalidate`).
+    fn revalidation(
+        &self,
+        req: &mut Request<upstream::UpstreamBody>,
+        site: &Site,
+        ex: &Exchange,
+    ) -> Option<Revalidation> {
+        let cache = self.page_cache.as_ref()?;
+        let facts = ex.facts.as_ref()?;
+        if !self.limits.page_cache_revalidate || !revalidate::may_ask(req) {
+            return None;
+        }
+        let key = rewrite::cache::VersionKey {
+            site: Arc::clone(&site.name),
+            page: page_url(&facts.origin(), &ex.uri).into_boxed_str(),
+            accept_encoding: req.headers().get(header::ACCEPT_ENCODING)?.clone(),
+        };
+        Some(revalidate::ask(cache, key, req))
+    }
+
     /// Phase 3: the pooled client. The response-head timeout runs from the end of the
     /// visitor's body (an upload takes the visitor's time); a body the visitor breaks or
     /// stalls is answered as the visitor's error.
@@ -431,11 +457,12 @@ impl Proxy {
     /// Phase 4: the response as the visitor will see it.
     async fn response_filter(
         &self,
-        mut resp: Response<Incoming>,
+        mut resp: Response<UpstreamBody>,
         conn: &ConnInfo,
         site: &Site,
         ex: &Exchange,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        asked: Option<Revalidation>,
     ) -> Response<ProxyBody> {
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             let (Some(client), Some(upgrade_value)) =
@@ -455,6 +482,15 @@ impl Proxy {
             return Response::from_parts(parts, body::empty());
         }
         let (mut parts, body) = resp.into_parts();
+        // A version worth revalidating next time: its head as the upstream sent it.
+        let to_keep = asked.as_ref().and_then(|r| {
+            let etag = revalidate::validator(parts.status, &parts.headers, r.kept.as_ref())?;
+            Some((etag, Arc::new(parts.headers.clone())))
+        });
+        let kept_source = asked
+            .as_ref()
+            .filter(|_| matches!(body, UpstreamBody::Kept(_)))
+            .and_then(|r| r.kept.as_ref().map(|v| v.source.clone()));
         hop::strip(&mut parts.headers);
         hop::append_via(&mut parts.headers, Version::HTTP_11);
         self.enforce_cookies(&mut parts.headers, site, ex);
@@ -517,11 +553,21 @@ impl Proxy {
         let report = Box::new(move |counts: rewrite::html::Counts| {
             proof::record_neutralised(&metrics, &site_name, &counts);
         });
+        let version = match (asked, to_keep) {
+            (Some(asked), Some((etag, headers))) => Some(revalidate::ToKeep {
+                key: asked.key,
+                etag,
+                headers,
+            }),
+            _ => None,
+        };
         let slot = self.page_cache.as_ref().map(|cache| page::Slot {
             cache,
             metrics: &self.metrics.page_cache,
             site: &site.name,
-            page: format!("{origin}{}", ex.uri.path()),
+            page: page_url(&origin, &ex.uri),
+            version,
+            kept_source,
             // A nonce is new in every response: such a page is never the same twice.
             class: csp
                 .nonce
@@ -571,6 +617,15 @@ impl Proxy {
             note = ex.note,
         );
     }
+}
+
+/// The page a URL names, as the page cache keys it: `scheme://host[:port]/path`, without
+/// the query (campaign parameters do not make another page).
+fn page_url(origin: &str, uri: &Uri) -> String {
+    let mut page = String::with_capacity(origin.len() + uri.path().len());
+    page.push_str(origin);
+    page.push_str(uri.path());
+    page
 }
 
 /// The host the visitor asked for (with its port), from the URI (HTTP/2, absolute form)

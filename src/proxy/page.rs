@@ -41,6 +41,11 @@ pub(super) struct Slot<'a> {
     pub class: Option<Class>,
     /// The upstream's `Content-Length`, when it sent one.
     pub length: Option<u64>,
+    /// This response's version, to keep for revalidation once its body is whole.
+    pub version: Option<super::revalidate::ToKeep>,
+    /// The body of the kept version the upstream confirmed with a 304 (shared, not copied,
+    /// by the pages rewritten from it).
+    pub kept_source: Option<Bytes>,
 }
 
 /// The page's body for the visitor. `Err` when the upstream body failed before anything
@@ -90,9 +95,13 @@ where
         class,
         visitor: plan.visitor,
     };
+    let version = slot.version;
     let parts = match hold(upstream, max, slot.cache.get(&key)).await? {
         Held::Same(page) => {
             slot.metrics.count(slot.site, "hit");
+            if let Some(version) = version {
+                version.keep(slot.cache, page.source.clone());
+            }
             report(page.counts);
             return Ok(crate::body::full(page.body));
         }
@@ -107,6 +116,9 @@ where
         && same_bytes(&page.source, &parts)
     {
         slot.metrics.count(slot.site, "hit");
+        if let Some(version) = version {
+            version.keep(slot.cache, page.source.clone());
+        }
         report(page.counts);
         return Ok(crate::body::full(page.body));
     }
@@ -120,9 +132,17 @@ where
     };
     slot.metrics.count(slot.site, "miss");
     report(counts);
+    // Copied: a part may be a slice of a much larger read buffer the entry would pin.
+    // A part that is already the whole page (a kept version's body) is shared instead.
+    let source = match slot.kept_source {
+        Some(kept) if same_bytes(&kept, &parts) => kept,
+        _ => Bytes::from(parts.concat()),
+    };
+    if let Some(version) = version {
+        version.keep(slot.cache, source.clone());
+    }
     let page = Page {
-        // Copied: a part may be a slice of a much larger read buffer the entry would pin.
-        source: Bytes::from(parts.concat()),
+        source,
         body: body.clone(),
         counts,
     };

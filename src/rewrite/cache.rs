@@ -19,6 +19,11 @@
 //! - the coding the visitor gets.
 //!
 //! The site's rules are not in the key: a configuration reload builds a new cache.
+//!
+//! When the upstream gave a page a strong `ETag`, the cache also keeps that version's
+//! response head and body ([`Version`]), so the next request for the page can ask the
+//! upstream `If-None-Match` and, on `304 Not Modified`, take the body from here instead
+//! of reading it again (what nginx's `proxy_cache_revalidate` does; `proxy::revalidate`).
 
 use std::sync::Arc;
 
@@ -76,6 +81,25 @@ pub struct Page {
     pub counts: Counts,
 }
 
+/// Which version of a page the upstream last sent with a strong validator: the site, the
+/// page's URL (as in [`Key`]) and the `Accept-Encoding` the proxy asked the upstream with
+/// (a representation in another coding is another version).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VersionKey {
+    pub site: Arc<str>,
+    pub page: Box<str>,
+    pub accept_encoding: http::HeaderValue,
+}
+
+/// A page version as the upstream sent it: its strong `ETag`, its response head, and its
+/// body (the same bytes as the [`Page::source`] of the pages rewritten from it).
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub etag: http::HeaderValue,
+    pub headers: Arc<http::HeaderMap>,
+    pub source: Bytes,
+}
+
 /// What an entry costs: its bytes and key, plus the bookkeeping around them.
 #[derive(Debug, Clone)]
 struct Weight;
@@ -90,10 +114,30 @@ impl quick_cache::Weighter<Key, Page> for Weight {
     }
 }
 
+impl quick_cache::Weighter<VersionKey, Version> for Weight {
+    fn weight(&self, key: &VersionKey, version: &Version) -> u64 {
+        let head: usize = version
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 32)
+            .sum();
+        // The source is shared with the pages made from it; counted here as well, so the
+        // cache's bound holds even when those pages are gone.
+        (version.source.len()
+            + head
+            + key.page.len()
+            + std::mem::size_of::<(VersionKey, Version)>()
+            + 64) as u64
+    }
+}
+
 /// The bounded cache: at most `capacity` bytes, least useful pages evicted first
 /// (quick_cache's CLOCK-Pro, which also keeps one-hit wonders from flushing popular pages).
 pub struct PageCache {
     pages: Cache<Key, Page, Weight>,
+    /// Versions to revalidate with the upstream; an eighth of the capacity (a version
+    /// is one per page, its pages one per consent class and coding).
+    versions: Cache<VersionKey, Version, Weight>,
     /// The largest upstream page body held to be kept; larger pages stream.
     max_page: usize,
 }
@@ -106,23 +150,10 @@ impl PageCache {
         }
         // quick_cache splits its capacity into shards (one lock each); an entry larger
         // than a shard is never kept, so every shard must hold two of the largest pages.
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let wanted = (capacity / max_page.max(1) / 2).clamp(1, cores * 4);
-        let shards = 1 << wanted.ilog2();
-        let options = quick_cache::OptionsBuilder::new()
-            // Sizes quick_cache's tables; a typical page is ~16 KiB.
-            .estimated_items_capacity((capacity / (16 * 1024)).max(16))
-            .weight_capacity(capacity as u64)
-            .shards(shards)
-            .build()
-            .ok()?;
+        let versions = capacity / 8;
         Some(PageCache {
-            pages: Cache::with_options(
-                options,
-                Weight,
-                quick_cache::DefaultHashBuilder::default(),
-                quick_cache::sync::DefaultLifecycle::default(),
-            ),
+            pages: bounded(capacity - versions, max_page)?,
+            versions: bounded(versions, max_page)?,
             max_page,
         })
     }
@@ -141,11 +172,21 @@ impl PageCache {
         self.pages.insert(key, page);
     }
 
-    /// Bytes held (the weight of every entry).
-    pub fn bytes(&self) -> u64 {
-        self.pages.weight()
+    /// The version of a page last sent with a strong `ETag`.
+    pub fn version(&self, key: &VersionKey) -> Option<Version> {
+        self.versions.get(key)
     }
 
+    pub fn keep_version(&self, key: VersionKey, version: Version) {
+        self.versions.insert(key, version);
+    }
+
+    /// Bytes held (the weight of every entry).
+    pub fn bytes(&self) -> u64 {
+        self.pages.weight() + self.versions.weight()
+    }
+
+    /// Rewritten pages held.
     pub fn len(&self) -> usize {
         self.pages.len()
     }
@@ -153,6 +194,33 @@ impl PageCache {
     pub fn is_empty(&self) -> bool {
         self.pages.is_empty()
     }
+}
+
+/// One quick_cache of `capacity` bytes. It splits its capacity into shards (one lock each);
+/// an entry larger than a shard is never kept, so every shard must hold two of the largest
+/// pages.
+fn bounded<K, V>(capacity: usize, max_page: usize) -> Option<Cache<K, V, Weight>>
+where
+    K: Eq + std::hash::Hash + Clone,
+    V: Clone,
+    Weight: quick_cache::Weighter<K, V>,
+{
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let wanted = (capacity / max_page.max(1) / 2).clamp(1, cores * 4);
+    let shards = 1 << wanted.ilog2();
+    let options = quick_cache::OptionsBuilder::new()
+        // Sizes quick_cache's tables; a typical page is ~16 KiB.
+        .estimated_items_capacity((capacity / (16 * 1024)).max(16))
+        .weight_capacity(capacity as u64)
+        .shards(shards)
+        .build()
+        .ok()?;
+    Some(Cache::with_options(
+        options,
+        Weight,
+        quick_cache::DefaultHashBuilder::default(),
+        quick_cache::sync::DefaultLifecycle::default(),
+    ))
 }
 
 impl std::fmt::Debug for PageCache {

@@ -58,6 +58,8 @@ pub struct Upstream {
     arrived: Arc<Mutex<Option<tmpsc::UnboundedSender<()>>>>,
     /// Connections accepted (for TLS: handshakes completed).
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// Canned pages answered `304 Not Modified`.
+    pub not_modified: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -90,6 +92,7 @@ impl Upstream {
             release: Arc::new(Notify::new()),
             arrived: Arc::default(),
             connections: Arc::default(),
+            not_modified: Arc::default(),
         };
         let server = upstream.clone();
         tokio::spawn(async move {
@@ -192,6 +195,40 @@ impl Upstream {
         let path = req.uri().path().to_owned();
         let canned = self.pages.lock().expect("lock").get(&path).cloned();
         if let Some(canned) = canned {
+            // As nginx answers for its files: an `If-None-Match` naming the page's `ETag`
+            // (weak comparison, RFC 9110 §13.1.2) gets `304` with the page's other fields.
+            let etag = canned
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
+                .map(|(_, v)| v.trim_start_matches("W/").to_owned());
+            let asked = req
+                .headers()
+                .get("if-none-match")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| {
+                    v.split(',')
+                        .map(|t| t.trim().trim_start_matches("W/").to_owned())
+                });
+            if let (Some(etag), Some(mut asked)) = (etag, asked)
+                && canned.status == 200
+                && asked.any(|t| t == etag)
+            {
+                let mut resp = Response::new(http_body_util::Empty::new().boxed());
+                *resp.status_mut() = StatusCode::NOT_MODIFIED;
+                for (k, v) in canned.headers.iter().filter(|(k, _)| {
+                    !k.eq_ignore_ascii_case("content-type")
+                        && !k.eq_ignore_ascii_case("content-encoding")
+                }) {
+                    resp.headers_mut().append(
+                        http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                        HeaderValue::from_str(v).expect("value"),
+                    );
+                }
+                self.not_modified
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                return resp;
+            }
             let mut resp =
                 Response::new(http_body_util::Full::new(Bytes::from(canned.body)).boxed());
             *resp.status_mut() = StatusCode::from_u16(canned.status).expect("status");

@@ -1,0 +1,256 @@
+//! A kept page version checked with the upstream instead of read again: when the upstream
+//! gave the page a strong `ETag`, the next request for it asks `If-None-Match` (RFC 9110
+//! §13.1.2), and a `304 Not Modified` is answered with the kept body under the stored
+//! head, updated with the 304's fields (RFC 9111 §4.3.4), as nginx's
+//! `proxy_cache_revalidate` does. The rest of the response path then sees the upstream's
+//! page as if it had sent it whole, so the page cache serves its rewrite for the visitor's
+//! consent class — and a changed page (another `ETag`, a `200`) is rewritten anew.
+//!
+//! Only strong validators are used: a weak `ETag` promises an equivalent page, not the same
+//! bytes (RFC 9110 §8.8.1), and the cache's invalidation must be exact. A version is kept
+//! only for a response any visitor may be given: no `Set-Cookie` (a visitor's own cookie
+//! never reaches another), `Vary` at most on `Accept-Encoding` (which is in the key), and
+//! no `Cache-Control: no-store` or `private`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use crate::rewrite::cache::{PageCache, Version, VersionKey};
+
+/// The upstream's response body: as it arrives, or a kept version's after a 304.
+pub enum UpstreamBody {
+    Origin(Incoming),
+    Kept(Option<Bytes>),
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            UpstreamBody::Origin(body) => Pin::new(body).poll_frame(cx),
+            UpstreamBody::Kept(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Origin(body) => body.is_end_stream(),
+            UpstreamBody::Kept(bytes) => bytes.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpstreamBody::Origin(body) => body.size_hint(),
+            UpstreamBody::Kept(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
+    }
+}
+
+/// A request that may be revalidated: a plain `GET` of the whole page, with no conditions
+/// of the visitor's own (those go to the upstream untouched, as before).
+pub fn may_ask<B>(req: &Request<B>) -> bool {
+    let h = req.headers();
+    req.method() == Method::GET
+        && ![
+            header::IF_NONE_MATCH,
+            header::IF_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_UNMODIFIED_SINCE,
+            header::IF_RANGE,
+            header::RANGE,
+        ]
+        .iter()
+        .any(|name| h.contains_key(name))
+}
+
+/// One request's revalidation: which version of the page it is about, and the kept one
+/// the upstream was asked about (`None`: nothing kept yet, the page is read whole).
+pub struct Revalidation {
+    pub key: VersionKey,
+    pub kept: Option<Version>,
+}
+
+/// Adds `If-None-Match` for the kept version of this page, if there is one.
+pub fn ask<B>(cache: &PageCache, key: VersionKey, req: &mut Request<B>) -> Revalidation {
+    let kept = cache.version(&key);
+    if let Some(version) = &kept {
+        req.headers_mut()
+            .insert(header::IF_NONE_MATCH, version.etag.clone());
+    }
+    Revalidation { key, kept }
+}
+
+/// The upstream's answer as the response path takes it: a 304 to the proxy's own question
+/// becomes the kept version (status 200, stored head with the 304's fields, kept body).
+pub fn answer(resp: Response<Incoming>, asked: Option<&Revalidation>) -> Response<UpstreamBody> {
+    match asked.and_then(|r| r.kept.clone()) {
+        Some(version) if resp.status() == StatusCode::NOT_MODIFIED => {
+            let (parts, _) = resp.into_parts();
+            let mut headers = HeaderMap::clone(&version.headers);
+            // RFC 9111 §4.3.4: the 304's fields replace the stored ones of the same name;
+            // its Content-Length describes no body.
+            for name in parts.headers.keys() {
+                if name != header::CONTENT_LENGTH {
+                    headers.remove(name);
+                }
+            }
+            for (name, value) in &parts.headers {
+                if name != header::CONTENT_LENGTH {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+            // The stored head may say how the first answer was framed; this one has a length.
+            headers.remove(header::TRANSFER_ENCODING);
+            headers.insert(
+                header::CONTENT_LENGTH,
+                HeaderValue::from(version.source.len()),
+            );
+            let mut rebuilt = Response::new(UpstreamBody::Kept(Some(version.source)));
+            *rebuilt.status_mut() = StatusCode::OK;
+            *rebuilt.version_mut() = parts.version;
+            *rebuilt.headers_mut() = headers;
+            *rebuilt.extensions_mut() = parts.extensions;
+            rebuilt
+        }
+        _ => resp.map(UpstreamBody::Origin),
+    }
+}
+
+/// Whether this upstream response's version may be kept for revalidation: its strong
+/// `ETag`, if so (and if it is not the version already kept).
+pub fn validator(
+    status: StatusCode,
+    headers: &HeaderMap,
+    kept: Option<&Version>,
+) -> Option<HeaderValue> {
+    if status != StatusCode::OK || headers.contains_key(header::SET_COOKIE) {
+        return None;
+    }
+    let etag = headers.get(header::ETAG)?;
+    if !is_strong(etag.as_bytes()) || kept.is_some_and(|v| v.etag == etag) {
+        return None;
+    }
+    let varies_otherwise = headers
+        .get_all(header::VARY)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|field| !field.is_empty() && !field.eq_ignore_ascii_case(b"accept-encoding"));
+    let not_for_everyone = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|d| d.split(|&b| b == b'=').next().unwrap_or(b"").trim_ascii())
+        .any(|d| d.eq_ignore_ascii_case(b"no-store") || d.eq_ignore_ascii_case(b"private"));
+    (!varies_otherwise && !not_for_everyone).then(|| etag.clone())
+}
+
+/// RFC 9110 §8.8.3: `entity-tag = [ "W/" ] opaque-tag`, `opaque-tag = DQUOTE *etagc DQUOTE`.
+fn is_strong(etag: &[u8]) -> bool {
+    etag.len() >= 2
+        && etag[0] == b'"'
+        && etag[etag.len() - 1] == b'"'
+        && etag[1..etag.len() - 1]
+            .iter()
+            .all(|&c| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80)
+}
+
+/// A version to keep once the page's whole body is known.
+pub struct ToKeep {
+    pub key: VersionKey,
+    pub etag: HeaderValue,
+    pub headers: Arc<HeaderMap>,
+}
+
+impl ToKeep {
+    pub fn keep(self, cache: &PageCache, source: Bytes) {
+        cache.keep_version(
+            self.key,
+            Version {
+                etag: self.etag,
+                headers: self.headers,
+                source,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(fields: &[(&'static str, &'static str)]) -> HeaderMap {
+        fields
+            .iter()
+            .map(|(k, v)| {
+                (
+                    header::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_strong_validators_of_pages_for_everyone_are_kept() {
+        let ok = StatusCode::OK;
+        assert!(validator(ok, &headers(&[("etag", "\"v1\"")]), None).is_some());
+        assert!(
+            validator(
+                ok,
+                &headers(&[("etag", "\"v1\""), ("vary", "Accept-Encoding")]),
+                None
+            )
+            .is_some()
+        );
+        for refused in [
+            headers(&[("etag", "W/\"v1\"")]),
+            headers(&[("etag", "v1")]),
+            headers(&[("etag", "\"v\"1\"")]),
+            headers(&[]),
+            headers(&[("etag", "\"v1\""), ("set-cookie", "s=1")]),
+            headers(&[("etag", "\"v1\""), ("vary", "accept-encoding, Cookie")]),
+            headers(&[("etag", "\"v1\""), ("cache-control", "max-age=0, private")]),
+            headers(&[("etag", "\"v1\""), ("cache-control", "no-store")]),
+        ] {
+            assert!(validator(ok, &refused, None).is_none(), "{refused:?}");
+        }
+        assert!(validator(StatusCode::NOT_FOUND, &headers(&[("etag", "\"v1\"")]), None).is_none());
+        let kept = Version {
+            etag: HeaderValue::from_static("\"v1\""),
+            headers: Arc::default(),
+            source: Bytes::new(),
+        };
+        assert!(validator(ok, &headers(&[("etag", "\"v1\"")]), Some(&kept)).is_none());
+        assert!(validator(ok, &headers(&[("etag", "\"v2\"")]), Some(&kept)).is_some());
+    }
+
+    #[test]
+    fn the_visitors_own_conditions_are_never_replaced() {
+        let plain = Request::get("/").body(()).expect("request");
+        assert!(may_ask(&plain));
+        for name in ["if-none-match", "if-modified-since", "range", "if-range"] {
+            let req = Request::get("/")
+                .header(name, "\"x\"")
+                .body(())
+                .expect("request");
+            assert!(!may_ask(&req), "{name}");
+        }
+        assert!(!may_ask(&Request::head("/").body(()).expect("request")));
+    }
+}
