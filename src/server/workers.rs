@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::{Shared, listener};
 use crate::proxy::upstream;
+use crate::telemetry::log;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Kind {
@@ -89,6 +90,7 @@ pub(super) fn spawn(
                     }
                 };
                 runtime.block_on(async move {
+                    tokio::spawn(log::buffer_this_thread());
                     for (std_listener, kind) in listeners {
                         let listener = match tokio::net::TcpListener::from_std(std_listener) {
                             Ok(l) => l,
@@ -105,6 +107,7 @@ pub(super) fn spawn(
                     }
                     let _ = stopped.wait_for(|stop| *stop).await;
                 });
+                log::flush();
             })?;
         threads.push(thread);
     }
