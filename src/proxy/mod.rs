@@ -174,16 +174,20 @@ impl Proxy {
             consent: ConsentState::undecided(),
             enforced: Enforced::default(),
         };
+        // The rare paths' futures (ACME, the proxy's own endpoints) are boxed: inline they
+        // would make every request's future ~800 bytes larger, moved on every request.
         let mut resp = match self.request_filter(&req, conn) {
-            Err(Refusal::AcmeChallenge(token)) => match self.acme.http_challenge(&token).await {
-                Some(answer) => refusal::acme_answer(answer),
-                None => error_page::page(StatusCode::NOT_FOUND),
-            },
+            Err(Refusal::AcmeChallenge(token)) => {
+                match Box::pin(self.acme.http_challenge(&token)).await {
+                    Some(answer) => refusal::acme_answer(answer),
+                    None => error_page::page(StatusCode::NOT_FOUND),
+                }
+            }
             Err(refusal) => refusal.into_response(),
             Ok(site) if req.uri().path().starts_with("/_cp/") => {
                 ex.site = Some(Arc::clone(&site));
                 // The proxy's own endpoints are answered here and never forwarded.
-                self.own_endpoint(req, conn, &site, &ex).await
+                Box::pin(self.own_endpoint(req, conn, &site, &ex)).await
             }
             Ok(site) => {
                 ex.site = Some(Arc::clone(&site));
@@ -297,7 +301,7 @@ impl Proxy {
         upgrade: Option<HeaderValue>,
     ) -> Request<upstream::UpstreamBody> {
         let (mut parts, body) = req.into_parts();
-        let visitor_host = visitor_host(&parts.uri, &parts.headers);
+        let visitor_host = route::visitor_host(&parts.uri, &parts.headers);
         hop::strip(&mut parts.headers);
         enforce::strip_request_cookies(
             &mut parts.headers,
@@ -381,7 +385,7 @@ impl Proxy {
         }
         let key = rewrite::cache::VersionKey {
             site: Arc::clone(&site.name),
-            page: page_url(&facts.origin(), &ex.uri).into_boxed_str(),
+            page: page::page_url(&facts.origin(), &ex.uri).into_boxed_str(),
             accept_encoding: req.headers().get(header::ACCEPT_ENCODING)?.clone(),
         };
         Some(revalidate::ask(cache, key, req))
@@ -565,7 +569,7 @@ impl Proxy {
             cache,
             metrics: &self.metrics.page_cache,
             site: &site.name,
-            page: page_url(&origin, &ex.uri),
+            page: page::page_url(&origin, &ex.uri),
             version,
             kept_source,
             // A nonce is new in every response: such a page is never the same twice.
@@ -616,23 +620,5 @@ impl Proxy {
                 .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             note = ex.note,
         );
-    }
-}
-
-/// The page a URL names, as the page cache keys it: `scheme://host[:port]/path`, without
-/// the query (campaign parameters do not make another page).
-fn page_url(origin: &str, uri: &Uri) -> String {
-    let mut page = String::with_capacity(origin.len() + uri.path().len());
-    page.push_str(origin);
-    page.push_str(uri.path());
-    page
-}
-
-/// The host the visitor asked for (with its port), from the URI (HTTP/2, absolute form)
-/// or `Host`.
-fn visitor_host(uri: &Uri, headers: &http::HeaderMap) -> Option<HeaderValue> {
-    match uri.authority() {
-        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
-        None => headers.get(header::HOST).cloned(),
     }
 }

@@ -6,7 +6,8 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::route::Site;
-use super::{ConnInfo, Exchange, Proxy, error_page, forwarding, visitor_host};
+use super::route::visitor_host;
+use super::{ConnInfo, Exchange, Proxy, error_page, forwarding};
 use crate::body::ProxyBody;
 use crate::consent;
 

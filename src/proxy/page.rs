@@ -322,6 +322,15 @@ where
     }
 }
 
+/// The page a URL names, as the page cache keys it: `scheme://host[:port]/path`, without
+/// the query (campaign parameters do not make another page).
+pub(super) fn page_url(origin: &str, uri: &http::Uri) -> String {
+    let mut page = String::with_capacity(origin.len() + uri.path().len());
+    page.push_str(origin);
+    page.push_str(uri.path());
+    page
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

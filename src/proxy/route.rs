@@ -188,6 +188,15 @@ fn valid_authority(authority: &Authority) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
+/// The host the visitor asked for (with its port), from the URI (HTTP/2, absolute form)
+/// or `Host`.
+pub(super) fn visitor_host(uri: &http::Uri, headers: &http::HeaderMap) -> Option<HeaderValue> {
+    match uri.authority() {
+        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+        None => headers.get(header::HOST).cloned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
