@@ -568,8 +568,23 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("consent-proxy: {e:#}");
+            eprintln!("consent-proxy: {}", chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `a: b: c`, each said once: the typed errors already name their
+/// cause in their own message (`cannot listen on …: Address already in use`), and anyhow's
+/// `{:#}` would repeat it.
+fn chain(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

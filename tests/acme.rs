@@ -13,8 +13,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use support::pebble::{Options, Pebble, free_port};
+use support::pebble::{Options, Pebble};
 use support::pki::Ca;
+use support::ports::reserved_port;
 use support::{Binary, SITE_A, SITE_B, Upstream};
 
 const PAGE: &str = "<html><head><title>Welkom</title></head><body>Veilig</body></html>";
@@ -31,8 +32,12 @@ async fn setup() -> Setup {
     upstream.page("/", &[("content-type", "text/html; charset=utf-8")], PAGE);
     Setup {
         dir: tempfile::tempdir().expect("tempdir"),
-        http: format!("127.0.0.1:{}", free_port()).parse().expect("addr"),
-        tls: format!("127.0.0.1:{}", free_port()).parse().expect("addr"),
+        http: format!("127.0.0.1:{}", reserved_port())
+            .parse()
+            .expect("addr"),
+        tls: format!("127.0.0.1:{}", reserved_port())
+            .parse()
+            .expect("addr"),
         upstream,
     }
 }
@@ -224,7 +229,7 @@ async fn http_01_issues_a_certificate_that_verifies_and_the_next_start_loads_it(
 async fn tls_alpn_01_issues_on_the_tls_listener_alone() {
     let s = setup().await;
     // Nothing answers http-01 for Pebble: only the TLS listener can prove control.
-    let pebble = s.pebble(None, Some(free_port()));
+    let pebble = s.pebble(None, Some(reserved_port()));
     let config = s.config(&pebble, "tls-alpn-01", "");
     let proxy = Binary::serve(&config);
     proxy.wait_for("certificate issued and in use");
@@ -315,7 +320,7 @@ async fn a_short_lived_certificate_is_renewed_and_swapped_in_under_an_open_conne
 async fn a_failing_order_retries_with_backoff_while_the_site_keeps_serving() {
     let s = setup().await;
     // Pebble validates http-01 on a port where nothing listens: every order fails.
-    let pebble = s.pebble(None, Some(free_port()));
+    let pebble = s.pebble(None, Some(reserved_port()));
     let ca = Ca::new("Site B CA");
     let leaf = ca.issue(&[SITE_B]);
     std::fs::write(s.dir.path().join("b.pem"), &leaf.cert_pem).expect("write");
@@ -421,10 +426,16 @@ async fn replicas_on_one_postgres_order_once_answer_each_others_challenges_and_s
     upstream.page("/", &[("content-type", "text/html; charset=utf-8")], PAGE);
     let db = support::postgres::fresh_database().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let http: [SocketAddr; 2] =
-        [0, 1].map(|_| format!("127.0.0.1:{}", free_port()).parse().expect("addr"));
-    let tls: [SocketAddr; 2] =
-        [0, 1].map(|_| format!("127.0.0.1:{}", free_port()).parse().expect("addr"));
+    let http: [SocketAddr; 2] = [0, 1].map(|_| {
+        format!("127.0.0.1:{}", reserved_port())
+            .parse()
+            .expect("addr")
+    });
+    let tls: [SocketAddr; 2] = [0, 1].map(|_| {
+        format!("127.0.0.1:{}", reserved_port())
+            .parse()
+            .expect("addr")
+    });
     std::fs::write(dir.path().join("shared.key"), [7u8; 32]).expect("key");
     // The CA's validation requests reach both replicas in turn.
     let (ready, both_up) = tokio::sync::oneshot::channel();

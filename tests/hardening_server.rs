@@ -140,6 +140,8 @@ async fn a_second_instance_cannot_share_the_port_or_the_data_directory() {
     assert!(!second.wait_exit().success());
     let log = second.log.lock().expect("lock").join("\n");
     assert!(log.contains("cannot listen on"), "{log}");
+    // The cause is said once, not once by the error and again by its chain.
+    assert_eq!(log.matches("already listening there").count(), 1, "{log}");
     // Another port, the same data directory: refused too.
     let mut third = Binary::serve(&write_config(dir.path(), "127.0.0.1:0", "one"));
     assert!(!third.wait_exit().success());

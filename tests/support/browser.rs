@@ -44,10 +44,7 @@ impl Browser {
         let hosts = options.hosts;
         // fantoccini's TLS stack enables a second rustls provider; pick ours explicitly.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            l.local_addr().expect("addr").port()
-        };
+        let port = super::ports::reserved_port();
         let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::piped())

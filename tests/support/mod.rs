@@ -7,6 +7,7 @@ pub mod browser;
 pub mod ga;
 pub mod pebble;
 pub mod pki;
+pub mod ports;
 pub mod postgres;
 pub mod recorder;
 

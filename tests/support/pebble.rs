@@ -2,19 +2,12 @@
 //! certificate from a test CA, a fake DNS (`pebble-challtestsrv`) that points every name
 //! at 127.0.0.1, and challenge ports that are the proxy's listeners.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use super::pki::Ca;
-
-/// A free loopback port (bound and released; the caller binds it right after).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use super::ports::reserved_port;
 
 pub struct Pebble {
     pebble: Child,
@@ -50,7 +43,7 @@ impl Pebble {
         std::fs::write(&cert, &leaf.cert_pem).expect("write");
         std::fs::write(&key, &leaf.key_pem).expect("write");
 
-        let dns_port = free_port();
+        let dns_port = reserved_port();
         let dns = Command::new("pebble-challtestsrv")
             .args([
                 "-defaultIPv4",
@@ -66,15 +59,19 @@ impl Pebble {
                 "-tlsalpn01",
                 "",
                 "-management",
-                &format!("127.0.0.1:{}", free_port()),
+                &format!("127.0.0.1:{}", reserved_port()),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start pebble-challtestsrv");
 
-        let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let management: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let listen: SocketAddr = format!("127.0.0.1:{}", reserved_port())
+            .parse()
+            .expect("addr");
+        let management: SocketAddr = format!("127.0.0.1:{}", reserved_port())
+            .parse()
+            .expect("addr");
         let mut pebble_config = serde_json::json!({
             "pebble": {
                 "listenAddress": listen.to_string(),
