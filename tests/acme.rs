@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use support::pebble::{Options, Pebble};
 use support::pki::Ca;
-use support::ports::reserved_port;
+use support::ports::{reserved_addr, reserved_port};
 use support::{Binary, SITE_A, SITE_B, Upstream};
 
 const PAGE: &str = "<html><head><title>Welkom</title></head><body>Veilig</body></html>";
@@ -32,12 +32,8 @@ async fn setup() -> Setup {
     upstream.page("/", &[("content-type", "text/html; charset=utf-8")], PAGE);
     Setup {
         dir: tempfile::tempdir().expect("tempdir"),
-        http: format!("127.0.0.1:{}", reserved_port())
-            .parse()
-            .expect("addr"),
-        tls: format!("127.0.0.1:{}", reserved_port())
-            .parse()
-            .expect("addr"),
+        http: reserved_addr(),
+        tls: reserved_addr(),
         upstream,
     }
 }
@@ -426,16 +422,8 @@ async fn replicas_on_one_postgres_order_once_answer_each_others_challenges_and_s
     upstream.page("/", &[("content-type", "text/html; charset=utf-8")], PAGE);
     let db = support::postgres::fresh_database().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let http: [SocketAddr; 2] = [0, 1].map(|_| {
-        format!("127.0.0.1:{}", reserved_port())
-            .parse()
-            .expect("addr")
-    });
-    let tls: [SocketAddr; 2] = [0, 1].map(|_| {
-        format!("127.0.0.1:{}", reserved_port())
-            .parse()
-            .expect("addr")
-    });
+    let http: [SocketAddr; 2] = [0, 1].map(|_| reserved_addr());
+    let tls: [SocketAddr; 2] = [0, 1].map(|_| reserved_addr());
     std::fs::write(dir.path().join("shared.key"), [7u8; 32]).expect("key");
     // The CA's validation requests reach both replicas in turn.
     let (ready, both_up) = tokio::sync::oneshot::channel();

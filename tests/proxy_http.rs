@@ -233,7 +233,7 @@ async fn request_id_is_sent_upstream_and_back() {
 
 #[tokio::test]
 async fn upstream_down_gives_502_quickly_and_proxy_keeps_serving() {
-    let closed = std::net::SocketAddr::from(([127, 0, 0, 1], support::ports::reserved_port()));
+    let closed = support::ports::reserved_addr();
     let upstream = Upstream::start().await;
     // Site A points at a closed port, site B at a live upstream.
     let text = config_text(upstream.addr, "", "").replacen(

@@ -11,6 +11,7 @@ mod cookies;
 pub mod error_page;
 pub mod forwarding;
 pub mod hop;
+mod outbound;
 mod own;
 mod page;
 mod proof;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderName, HeaderValue};
-use http::uri::{PathAndQuery, Uri};
+use http::uri::Uri;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -37,7 +38,7 @@ use crate::acme;
 use crate::body::{self, IdleTimeout, ProxyBody};
 use crate::config::{Config, Limits, Timeouts};
 use crate::consent::cookie::{ConsentCookie, CookieKey};
-use crate::consent::enforce::{self, Enforced};
+use crate::consent::enforce::Enforced;
 use crate::consent::{self, ConsentState};
 use crate::privacy::{AnonymizedIp, IpAnonymizer};
 use crate::rewrite;
@@ -289,85 +290,6 @@ impl Proxy {
             return state.refusing_by_gpc(&site.consent.gpc_refuses);
         }
         state
-    }
-
-    /// Phase 2: the request as the upstream will see it.
-    fn upstream_request_filter(
-        &self,
-        req: Request<Incoming>,
-        conn: &ConnInfo,
-        site: &Site,
-        ex: &mut Exchange,
-        upgrade: Option<HeaderValue>,
-    ) -> Request<upstream::UpstreamBody> {
-        let (mut parts, body) = req.into_parts();
-        let visitor_host = route::visitor_host(&parts.uri, &parts.headers);
-        hop::strip(&mut parts.headers);
-        enforce::strip_request_cookies(
-            &mut parts.headers,
-            &site.rewrite.rules,
-            &ex.consent,
-            site.consent.unknown_cookies,
-            &mut ex.enforced,
-        );
-        let proto = forwarding::visitor_proto(&parts.headers, ex.peer_trusted, conn.tls);
-        ex.facts = Some(rewrite::RequestFacts {
-            method: parts.method.clone(),
-            range: parts.headers.contains_key(header::RANGE),
-            accept_encoding: parts.headers.get(header::ACCEPT_ENCODING).cloned(),
-            proto,
-            host: visitor_host.clone(),
-            accept_language: parts.headers.get(header::ACCEPT_LANGUAGE).cloned(),
-        });
-        // Ask the upstream only for codings the rewriter can decode, and the visitor can
-        // take if the response passes through untouched.
-        let accept =
-            crate::coding::upstream_accept_encoding(parts.headers.get(header::ACCEPT_ENCODING));
-        parts.headers.insert(header::ACCEPT_ENCODING, accept);
-        if let Some(upgrade) = upgrade {
-            upgrade::restore(&mut parts.headers, upgrade);
-        }
-        forwarding::set_upstream_headers(
-            &mut parts.headers,
-            &forwarding::Hop {
-                peer: conn.peer.ip(),
-                peer_trusted: ex.peer_trusted,
-                proto,
-                host: visitor_host
-                    .as_ref()
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or(""),
-            },
-        );
-        hop::append_via(&mut parts.headers, parts.version);
-        parts
-            .headers
-            .insert(X_REQUEST_ID.clone(), ex.request_id.clone());
-        let host_value = if site.preserve_host {
-            visitor_host
-        } else {
-            HeaderValue::from_str(site.upstream_authority.as_str()).ok()
-        };
-        if let Some(host) = host_value {
-            parts.headers.insert(header::HOST, host);
-        }
-        let path = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        parts.uri = Uri::builder()
-            .scheme(site.upstream_scheme.clone())
-            .authority(site.upstream_authority.clone())
-            .path_and_query(path)
-            .build()
-            .unwrap_or_default();
-        // The upstream hop is always HTTP/1.1, whatever the visitor spoke.
-        parts.version = Version::HTTP_11;
-        Request::from_parts(
-            parts,
-            request_body::RequestBody::new(body, self.timeouts.idle_body),
-        )
     }
 
     /// Phase 2½: a page whose version the cache keeps is asked `If-None-Match`, so an

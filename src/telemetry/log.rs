@@ -108,22 +108,7 @@ struct Line;
 
 impl Write for Line {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let held = HELD.with(|held| match held.try_borrow_mut() {
-            Ok(mut held) => match held.as_mut() {
-                Some(held) => {
-                    held.0.extend_from_slice(bytes);
-                    if held.0.len() >= FLUSH_BYTES {
-                        held.write_out();
-                    }
-                    true
-                }
-                None => false,
-            },
-            // An event logged while this thread writes out its buffer (none is, but a
-            // log line must never panic): straight through.
-            Err(_) => false,
-        });
-        if held {
+        if HELD.with(|held| hold(held, bytes)) {
             Ok(bytes.len())
         } else {
             std::io::stderr().write(bytes)
@@ -133,6 +118,23 @@ impl Write for Line {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Adds `bytes` to this thread's batch (writing the batch out once full); false on a thread
+/// without one, or while the batch is being written out (no event is logged then, but a
+/// log line must never panic).
+fn hold(held: &RefCell<Option<Held>>, bytes: &[u8]) -> bool {
+    let Ok(mut held) = held.try_borrow_mut() else {
+        return false;
+    };
+    let Some(held) = held.as_mut() else {
+        return false;
+    };
+    held.0.extend_from_slice(bytes);
+    if held.0.len() >= FLUSH_BYTES {
+        held.write_out();
+    }
+    true
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use super::pki::Ca;
-use super::ports::reserved_port;
+use super::ports::{reserved_addr, reserved_port};
 
 pub struct Pebble {
     pebble: Child,
@@ -66,12 +66,8 @@ impl Pebble {
             .spawn()
             .expect("start pebble-challtestsrv");
 
-        let listen: SocketAddr = format!("127.0.0.1:{}", reserved_port())
-            .parse()
-            .expect("addr");
-        let management: SocketAddr = format!("127.0.0.1:{}", reserved_port())
-            .parse()
-            .expect("addr");
+        let listen: SocketAddr = reserved_addr();
+        let management: SocketAddr = reserved_addr();
         let mut pebble_config = serde_json::json!({
             "pebble": {
                 "listenAddress": listen.to_string(),

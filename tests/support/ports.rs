@@ -9,30 +9,40 @@
 //! run one after another, so a start offset by process id keeps a new binary away from the
 //! ports its predecessor may still hold in TIME_WAIT.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Mutex;
 
 /// The lowest port handed out; below it sit well-known services (PostgreSQL's 5432 …).
 const FIRST: u16 = 20_000;
 
-static NEXT: Mutex<Option<u16>> = Mutex::new(None);
+/// The next port to try and the end of the range (the kernel's ephemeral start), read once.
+static NEXT: Mutex<Option<(u16, u16)>> = Mutex::new(None);
 
 /// A loopback port no one listens on and the kernel will not hand out on its own.
 pub fn reserved_port() -> u16 {
-    let end = ephemeral_start();
-    let span = end - FIRST;
     let mut next = NEXT.lock().expect("port lock");
-    let mut port = next.unwrap_or_else(|| FIRST + (std::process::id() % u32::from(span)) as u16);
-    for _ in 0..span {
+    let (mut port, end) = *next.get_or_insert_with(|| {
+        let end = ephemeral_start();
+        (
+            FIRST + (std::process::id() % u32::from(end - FIRST)) as u16,
+            end,
+        )
+    });
+    for _ in FIRST..end {
         let candidate = port;
         port = if port + 1 >= end { FIRST } else { port + 1 };
         // Still check: a service of the machine may listen in this range.
         if TcpListener::bind(("127.0.0.1", candidate)).is_ok() {
-            *next = Some(port);
+            *next = Some((port, end));
             return candidate;
         }
     }
     panic!("no free port in {FIRST}..{end}");
+}
+
+/// [`reserved_port`] on 127.0.0.1.
+pub fn reserved_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], reserved_port()))
 }
 
 /// The first port of the kernel's ephemeral range (Linux default 32768).
