@@ -40,10 +40,11 @@ use crate::config::{Config, Limits, Timeouts};
 use crate::consent::cookie::{ConsentCookie, CookieKey};
 use crate::consent::enforce::Enforced;
 use crate::consent::{self, ConsentState};
-use crate::privacy::{AnonymizedIp, IpAnonymizer};
+use crate::privacy::IpAnonymizer;
 use crate::rewrite;
 use crate::store::Store;
 use crate::telemetry::Metrics;
+use crate::telemetry::access::AccessLine;
 use crate::telemetry::metrics::{RequestLabels, SiteLabels};
 use forwarding::TrustedProxies;
 use refusal::{Refusal, https_location};
@@ -527,20 +528,19 @@ impl Proxy {
                 status: status.as_u16(),
             })
             .inc();
-        let client: AnonymizedIp = self.anonymizer.anonymize(ex.client);
-        tracing::info!(
-            target: "access",
-            request_id = ?ex.request_id,
-            site = %site,
-            client = %client,
-            method = %ex.method,
-            path = ?ex.uri.path(),
-            status = status.as_u16(),
-            micros = u64::try_from(ex.started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            upstream_micros = ex
+        AccessLine {
+            request_id: ex.request_id.to_str().unwrap_or("-"),
+            site,
+            client: self.anonymizer.anonymize(ex.client),
+            method: ex.method.as_str(),
+            path: ex.uri.path(),
+            status: status.as_u16(),
+            micros: u64::try_from(ex.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            upstream_micros: ex
                 .upstream_time
                 .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-            note = ex.note,
-        );
+            note: ex.note,
+        }
+        .log();
     }
 }

@@ -14,6 +14,7 @@
 
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
@@ -26,8 +27,13 @@ pub const FLUSH_BYTES: usize = 32 * 1024;
 /// … and at least this often while it holds any.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
+/// The format chosen at start, for the lines written without tracing-subscriber's
+/// formatter (the access line, `super::access`).
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(format: LogFormat) {
+    let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -87,6 +93,30 @@ pub fn flush() {
     HELD.with(|held| {
         if let Some(held) = held.borrow_mut().as_mut() {
             held.write_out();
+        }
+    });
+}
+
+/// The format [`init`] was given (human before it is called).
+pub fn format() -> LogFormat {
+    FORMAT.get().copied().unwrap_or(LogFormat::Human)
+}
+
+/// Writes one whole line made by `make`: straight into this thread's batch if it has one,
+/// else to stderr in one write.
+pub fn write_line(make: impl FnOnce(&mut Vec<u8>)) {
+    HELD.with(|held| match held.try_borrow_mut().as_deref_mut() {
+        Ok(Some(held)) => {
+            make(&mut held.0);
+            if held.0.len() >= FLUSH_BYTES {
+                held.write_out();
+            }
+        }
+        // No batch on this thread, or it is being written out: one write of its own.
+        _ => {
+            let mut line = Vec::with_capacity(256);
+            make(&mut line);
+            let _ = std::io::stderr().lock().write_all(&line);
         }
     });
 }

@@ -1,5 +1,6 @@
 //! What the proxy tells its operators: log lines and Prometheus metrics.
 
+pub mod access;
 pub mod acme;
 pub mod flow;
 pub mod log;

@@ -465,8 +465,10 @@ impl Binary {
 
     /// Runs `command` (the binary, perhaps behind a wrapper such as `prlimit`).
     pub fn spawn_command(mut command: Command) -> Binary {
+        if !command.get_envs().any(|(key, _)| key == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let mut child = command
-            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -505,9 +507,15 @@ impl Binary {
     /// The address of the first listener whose log line contains `what`.
     pub fn listening(&self, what: &str) -> SocketAddr {
         let line = self.wait_for(what);
+        // `addr=…` in the human format, `"addr":"…"` in JSON.
         line.split("addr=")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
+            .or_else(|| {
+                line.split("\"addr\":\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+            })
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"))
     }
