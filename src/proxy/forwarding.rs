@@ -136,7 +136,12 @@ static CLIENT_ADDRESS_HEADERS: [HeaderName; 9] = [
 /// `Forwarded`. Values a client sent are kept only when it is a trusted proxy; so are the
 /// other client-address headers ([`CLIENT_ADDRESS_HEADERS`]).
 pub fn set_upstream_headers(headers: &mut HeaderMap, hop: &Hop<'_>) {
-    if !hop.peer_trusted {
+    // A look at each name first: few requests carry one, and a standard name never matches.
+    if !hop.peer_trusted
+        && headers
+            .keys()
+            .any(|name| CLIENT_ADDRESS_HEADERS.contains(name))
+    {
         for name in &CLIENT_ADDRESS_HEADERS {
             headers.remove(name);
         }
