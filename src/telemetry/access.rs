@@ -72,14 +72,7 @@ impl AccessLine<'_> {
     fn fields(&self, out: &mut Vec<u8>, style: Style) {
         style.text(out, "request_id", self.request_id, false);
         style.text(out, "site", self.site, true);
-        let mut client = Vec::with_capacity(40);
-        address(&mut client, self.client);
-        style.text(
-            out,
-            "client",
-            std::str::from_utf8(&client).unwrap_or("-"),
-            true,
-        );
+        style.address(out, "client", self.client);
         style.text(out, "method", self.method, true);
         style.text(out, "path", self.path, false);
         style.number(out, "status", u64::from(self.status));
@@ -123,6 +116,20 @@ impl Style {
         match self {
             Style::Human if bare_ok => bare(out, value),
             _ => quoted(out, value),
+        }
+    }
+
+    /// An address: a JSON string, bare in the human format (it is never anything but
+    /// digits, dots, colons and hex).
+    fn address(self, out: &mut Vec<u8>, key: &str, ip: AnonymizedIp) {
+        self.key(out, key);
+        match self {
+            Style::Json => {
+                out.push(b'"');
+                address(out, ip);
+                out.push(b'"');
+            }
+            Style::Human => address(out, ip),
         }
     }
 

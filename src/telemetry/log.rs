@@ -102,8 +102,9 @@ pub fn format() -> LogFormat {
     FORMAT.get().copied().unwrap_or(LogFormat::Human)
 }
 
-/// Writes one whole line made by `make`: straight into this thread's batch if it has one,
-/// else to stderr in one write.
+/// Writes one whole line made by `make`: straight into this thread's batch if it has one
+/// (written out once full), else to stderr in one write. A line must never panic, so a
+/// batch being written out at that moment is passed by, not borrowed twice.
 pub fn write_line(make: impl FnOnce(&mut Vec<u8>)) {
     HELD.with(|held| match held.try_borrow_mut().as_deref_mut() {
         Ok(Some(held)) => {
@@ -138,33 +139,13 @@ struct Line;
 
 impl Write for Line {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if HELD.with(|held| hold(held, bytes)) {
-            Ok(bytes.len())
-        } else {
-            std::io::stderr().write(bytes)
-        }
+        write_line(|out| out.extend_from_slice(bytes));
+        Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// Adds `bytes` to this thread's batch (writing the batch out once full); false on a thread
-/// without one, or while the batch is being written out (no event is logged then, but a
-/// log line must never panic).
-fn hold(held: &RefCell<Option<Held>>, bytes: &[u8]) -> bool {
-    let Ok(mut held) = held.try_borrow_mut() else {
-        return false;
-    };
-    let Some(held) = held.as_mut() else {
-        return false;
-    };
-    held.0.extend_from_slice(bytes);
-    if held.0.len() >= FLUSH_BYTES {
-        held.write_out();
-    }
-    true
 }
 
 #[cfg(test)]
