@@ -7,7 +7,8 @@
 #
 # Upstream: nginx serving files on loopback (one worker). Competitor: nginx `proxy_pass`
 # + `sub_filter` injecting one script tag, `gzip on` (nginx's default level 1), as a site
-# owner would set it up; for the JSON passthrough, nginx `proxy_pass`. Load: wrk -t1,
+# owner would set it up; for the passthrough cells (757 B JSON, a 20 KB image, a 1 MB
+# download), nginx `proxy_pass`. Load: wrk -t1,
 # keep-alive, 32 and 1,000 connections. Visitors: undecided (the full rewrite, trackers
 # neutralised) and everything granted (only the loader is added); codings: gzip
 # (`Accept-Encoding: gzip`) and identity. Also: resident memory with 1,000 idle keep-alive
@@ -33,8 +34,11 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-cargo build --release --locked --quiet
-BIN=target/release/consent-proxy
+# BIN=path/to/consent-proxy measures another build (an A/B against main) instead.
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --locked --quiet
+    BIN=target/release/consent-proxy
+fi
 
 WORK=$(mktemp -d /tmp/cp-perf.XXXXXX)
 chmod 755 "$WORK"
@@ -68,6 +72,9 @@ page 6144 >"$WORK/www/home.html"
 for kb in 1 10 100 1024; do page $((kb * 1024)) >"$WORK/www/page-${kb}k.html"; done
 page 153600 >"$WORK/www/pricing.html"
 python3 -c 'import json; print(json.dumps({"plans":[{"id":i,"name":"Zakelijk %d" % i,"price":9.95+i,"minutes":100*i} for i in range(12)]})[:757])' >"$WORK/www/plans.json"
+# Passthrough bodies that are not text: an image and a 1 MB download (incompressible bytes).
+head -c 20480 /dev/urandom >"$WORK/www/logo.png"
+head -c 1048576 /dev/urandom >"$WORK/www/tarieven.pdf"
 
 nginx_common() {
     cat <<CONF
@@ -83,7 +90,7 @@ CONF
 worker_processes 1;
 http {
     access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_requests 1000000;
-    types { text/html html; application/json json; }
+    types { text/html html; application/json json; image/png png; application/pdf pdf; }
     server { listen 127.0.0.1:$UP_PORT; root $WORK/www; }
 }
 CONF
@@ -230,12 +237,13 @@ if [ -n "$SCALING" ]; then
     exit 0
 fi
 : >"$RESULTS"
-echo "pages: $(wc -c <"$WORK/www/home.html") B, $(wc -c <"$WORK/www/pricing.html") B, json $(wc -c <"$WORK/www/plans.json") B; $ROUNDS round(s) x $DURATION per cell, wrk -t1"
+echo "pages: $(wc -c <"$WORK/www/home.html") B, $(wc -c <"$WORK/www/pricing.html") B, json $(wc -c <"$WORK/www/plans.json") B, png $(wc -c <"$WORK/www/logo.png") B, pdf $(wc -c <"$WORK/www/tarieven.pdf") B; $ROUNDS round(s) x $DURATION per cell, wrk -t1"
 for round in $(seq 1 "$ROUNDS"); do
     for c in $CONNS; do
         for cell in "home.html undecided gzip" "pricing.html undecided gzip" "home.html undecided identity" \
                     "pricing.html undecided identity" "home.html granted gzip" "home.html granted identity" \
-                    "pricing.html granted gzip" "plans.json passthrough identity"; do
+                    "pricing.html granted gzip" "plans.json passthrough identity" \
+                    "logo.png passthrough identity" "tarieven.pdf passthrough identity"; do
             [ -n "$ONLY" ] && ! echo "$cell" | grep -Eq "$ONLY" && continue
             set -- $cell
             path=$1 visitor=$2 coding=$3

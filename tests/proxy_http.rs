@@ -462,3 +462,104 @@ async fn upstream_connect_timeout_gives_504() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(fillers);
 }
+
+/// The upstream's connections accepted so far.
+fn accepted(upstream: &Upstream) -> usize {
+    upstream
+        .connections
+        .load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn upstream_connections_are_kept_alive_and_reused() {
+    let upstream = Upstream::start().await;
+    // Bodies a proxy never reads to an end of its own: HEAD, 304, an empty 200 (the
+    // connection must come back all the same), and a chunked body of several frames.
+    upstream.page("/empty", &[], "");
+    upstream.page_with_status("/unchanged", 304, &[], "");
+    let proxy = Proxy::start(&config_text(upstream.addr, "", "")).await;
+    // One visitor connection: one worker, whose pool the requests share.
+    let client = proxy.client();
+    for (method, path, status) in [
+        ("GET", "/", 200),
+        ("HEAD", "/", 200),
+        ("GET", "/empty", 200),
+        ("GET", "/unchanged", 304),
+        ("GET", "/bytes?n=300000", 200),
+        ("GET", "/", 200),
+    ] {
+        let resp = client
+            .request(method.parse().expect("method"), proxy.url(SITE_A, path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), status, "{method} {path}");
+        let body = resp.bytes().await.expect("body");
+        if path.starts_with("/bytes") {
+            assert_eq!(body.len(), 300_000);
+        }
+    }
+    assert_eq!(upstream.count(), 6);
+    assert_eq!(accepted(&upstream), 1, "one kept-alive upstream connection");
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_closes_is_not_reused() {
+    let upstream = Upstream::start().await;
+    upstream.page("/closing", &[("connection", "close")], "last one");
+    let proxy = Proxy::start(&config_text(upstream.addr, "", "")).await;
+    let client = proxy.client();
+    for _ in 0..3 {
+        let resp = client
+            .get(proxy.url(SITE_A, "/closing"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.expect("body"), "last one");
+    }
+    assert_eq!(accepted(&upstream), 3);
+}
+
+/// An upstream that ends a kept connection silently after one answer (its keep-alive
+/// timeout, a restart): the next request, not yet written, goes out on a new connection
+/// instead of failing as 502.
+#[tokio::test]
+async fn a_kept_connection_closed_by_the_upstream_is_replaced_unseen() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (closed_tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+            // Closed without a `Connection: close`: the proxy believes it kept-alive.
+            drop(stream);
+            let _ = closed_tx.send(());
+        }
+    });
+    let proxy = Proxy::start(&config_text(addr, "", "")).await;
+    let client = proxy.client();
+    for round in 0..3 {
+        let resp = client
+            .get(proxy.url(SITE_A, "/"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200, "round {round}");
+        assert_eq!(resp.text().await.expect("body"), "ok");
+        closed.recv().await.expect("the upstream closed its side");
+    }
+}
