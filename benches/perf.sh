@@ -274,9 +274,15 @@ awk '
 
 # --- the report ------------------------------------------------------------------------
 peak_cp=$(awk '/^VmHWM/ {print $2}' "/proc/$CP_PID/status")
+nginx_peak() { # master pid file → sum of its workers' peaks
+    local sum=0
+    for pid in $(pgrep -P "$(cat "$1")"); do sum=$((sum + $(awk '/^VmHWM/ {print $2}' "/proc/$pid/status"))); done
+    echo "$sum"
+}
+peak_nx=$(( $(nginx_peak "$WORK/px/nginx.pid") + $(nginx_peak "$WORK/sub/nginx.pid") ))
 echo
 echo "| memory | nginx (workers) | consent-proxy |"
 echo "|---|---|---|"
 echo "| RSS with 1,000 idle keep-alive connections | $((during_nx / 1024)) MB | $((during_cp / 1024)) MB |"
 echo "| per idle connection | $(( (during_nx - before_nx) / 1000 )) KiB | $(( (during_cp - before_cp) / 1000 )) KiB |"
-echo "| consent-proxy peak RSS over the whole run (1,000 busy connections included) | | $((peak_cp / 1024)) MB |"
+echo "| peak RSS over the whole run (1,000 busy connections included; nginx: both proxies' workers, each worker's own peak) | $((peak_nx / 1024)) MB | $((peak_cp / 1024)) MB |"

@@ -22,7 +22,9 @@ const EVASIONS: &str = r#"<!doctype html><html lang="en"><head><title>evasions</
 <script src="https://connect%2Efacebook%2Enet/pct.js"></script>
 <script src="https://www.googletagmanager.com/./gtag/js?id=G-DOT"></script>
 <script src="HTTPS://CONNECT.FACEBOOK.NET/upper.js"></script>
-<style>.sheet { width: 10px; height: 10px; background: url("https://www.facebook.com/tr?ev=sheet") }</style>
+<style>@import "https://connect.facebook.net/ev-import.css";
+.sheet { width: 10px; height: 10px; background: url("https://www.facebook.com/tr?ev=sheet") }
+.escaped { width: 10px; height: 10px; background: u\72 l(https://www.facebook\2e com/tr?ev=sheet-escape) }</style>
 </head><body><h1>Evasions</h1>
 <embed src="https://www.youtube.com/embed/embed" width="10" height="10">
 <object data="https://www.youtube.com/embed/object" width="10" height="10"></object>
@@ -31,6 +33,10 @@ const EVASIONS: &str = r#"<!doctype html><html lang="en"><head><title>evasions</
 <picture><source srcset="https://www.facebook.com/tr?ev=source"><img src="/own.png" alt=""></picture>
 <video poster="https://www.facebook.com/tr?ev=poster" width="10" height="10"></video>
 <div style="width:10px;height:10px;background:url(https://www.facebook.com/tr?ev=style)">s</div>
+<div style="width:10px;height:10px;background:Url(https://www.facebook.com/tr?ev=style-case)">s</div>
+<div style="width:10px;height:10px;background:u\72l(https://www.facebook\2e com/tr?ev=style-escape)">s</div>
+<div style="width:10px;height:10px;background-image:image-set('https://www.facebook.com/tr?ev=image-set' 1x)">s</div>
+<div class="escaped">e</div>
 <div class="sheet">c</div>
 <iframe src="https://www&#x2e;youtube&#x2e;com/embed/ref" width="10" height="10"></iframe>
 </body></html>"#;
@@ -113,6 +119,11 @@ async fn evasions_are_neutralised_in_the_markup() {
         "ev=poster",
         "url(https://www.facebook.com/tr?ev=style)",
         "url(\"https://www.facebook.com/tr?ev=sheet\")",
+        "ev-import.css",
+        "ev=sheet-escape",
+        "ev=style-case",
+        "ev=style-escape",
+        "ev=image-set",
         "<frame src=",
         "http-equiv=\"Set-Cookie\"",
         "<script src=\"fbevents.js\"",

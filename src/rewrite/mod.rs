@@ -46,6 +46,7 @@ macro_rules! on_text {
 pub mod body;
 pub mod cache;
 pub mod csp;
+mod css;
 mod element;
 pub mod failsafe;
 pub mod html;

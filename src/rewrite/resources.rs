@@ -9,7 +9,7 @@ use std::sync::Arc;
 use lol_html::html_content::ContentType;
 
 use super::html::{Handler, Kind, PageContext, Shared, lock, refused};
-use super::urls;
+use super::{css, urls};
 use crate::catalog::Rules;
 use crate::consent::ConsentState;
 
@@ -91,7 +91,7 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
             let Some(style) = el.get_attribute("style") else {
                 return Ok(());
             };
-            if !style.contains("url(") && !style.contains("URL(") && !style.contains('&') {
+            if !css::may_have_urls(&style) {
                 return Ok(());
             }
             let decoded = urls::decode_references(&style);
@@ -157,17 +157,17 @@ pub(super) fn handlers(ctx: &PageContext, state: &Shared) -> Vec<Handler> {
     handlers
 }
 
-/// `css` with every refused tracker's `url(…)` replaced by `none`; `None` when nothing
-/// had to change. Each replacement is counted as a pixel.
+/// `css` with every refused tracker's URL made inert (`url(…)` → `none`, a string → an
+/// empty `data:` URL; `css.rs`); `None` when nothing had to change. Each replacement is counted as a pixel.
 fn clean_css(css: &str, rules: &Rules, consent: ConsentState, state: &Shared) -> Option<String> {
     let mut out = String::new();
     let mut last = 0;
-    for (range, url) in urls::css_urls(css) {
-        if let Some(t) = refused(rules, consent, state, url) {
+    for found in css::urls(css) {
+        if let Some(t) = refused(rules, consent, state, &found.url) {
             let category = t.category;
-            out.push_str(&css[last..range.start]);
-            out.push_str("none");
-            last = range.end;
+            out.push_str(&css[last..found.range.start]);
+            out.push_str(found.form.inert());
+            last = found.range.end;
             lock(state).counts.add(Kind::Pixel, category);
         }
     }

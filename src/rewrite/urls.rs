@@ -141,27 +141,6 @@ pub fn srcset_urls(srcset: &str) -> impl Iterator<Item = &str> {
         .filter_map(|candidate| candidate.split_whitespace().next())
 }
 
-/// The URLs in CSS text: every `url(…)`, quoted or not, with its byte range in `css`.
-pub fn css_urls(css: &str) -> Vec<(std::ops::Range<usize>, &str)> {
-    let mut found = Vec::new();
-    let lower = css.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(at) = lower[from..].find("url(") {
-        let start = from + at;
-        let inner_start = start + 4;
-        let Some(close) = css[inner_start..].find(')') else {
-            break;
-        };
-        let end = inner_start + close + 1;
-        let inner = css[inner_start..end - 1]
-            .trim()
-            .trim_matches(|c| c == '"' || c == '\'');
-        found.push((start..end, inner));
-        from = end;
-    }
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,10 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn css_and_srcset_urls_are_found() {
-        let css = "a{background:URL( \"https://t.example/p.gif\" )} b{x:url(/own.png)}";
-        let urls: Vec<&str> = css_urls(css).into_iter().map(|(_, u)| u).collect();
-        assert_eq!(urls, ["https://t.example/p.gif", "/own.png"]);
+    fn srcset_urls_are_found() {
         let set: Vec<&str> = srcset_urls("a.png 1x, https://t.example/p.gif 2x").collect();
         assert_eq!(set, ["a.png", "https://t.example/p.gif"]);
     }
