@@ -250,7 +250,7 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_concurrent_streams: 128,
-            upstream_read_buffer: 64 * 1024,
+            upstream_read_buffer: 32 * 1024,
             html_rewrite_memory: 1024 * 1024,
             consents_per_minute: 60,
             consents_per_minute_network: 600,
