@@ -176,11 +176,11 @@ run() { # port path conns coding cookie
 }
 
 # --- memory first, on fresh processes: 1,000 idle keep-alive connections -------------
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-nginx_rss() { # master pid file → sum of its workers
-    local sum=0 master
-    master=$(cat "$1")
-    for pid in $(pgrep -P "$master"); do sum=$((sum + $(rss_kib "$pid"))); done
+status_kib() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$2/status"; } # VmRSS|VmHWM pid
+rss_kib() { status_kib VmRSS "$1"; }
+nginx_sum() { # VmRSS|VmHWM, master pid file → sum over its workers (each worker's own figure)
+    local sum=0
+    for pid in $(pgrep -P "$(cat "$2")"); do sum=$((sum + $(status_kib "$1" "$pid"))); done
     echo "$sum"
 }
 idle() { # port → RSS measured by the caller while 1,000 connections sit idle
@@ -202,10 +202,10 @@ idle "$CP_PORT" >"$WORK/idle-cp" ; IDLE=$!
 for _ in $(seq 1 100); do grep -q ready "$WORK/idle-cp" 2>/dev/null && break; sleep 0.1; done
 during_cp=$(rss_kib "$CP_PID")
 wait "$IDLE"
-before_nx=$(nginx_rss "$WORK/px/nginx.pid")
+before_nx=$(nginx_sum VmRSS "$WORK/px/nginx.pid")
 idle "$PX_PORT" >"$WORK/idle-nx" ; IDLE=$!
 for _ in $(seq 1 100); do grep -q ready "$WORK/idle-nx" 2>/dev/null && break; sleep 0.1; done
-during_nx=$(nginx_rss "$WORK/px/nginx.pid")
+during_nx=$(nginx_sum VmRSS "$WORK/px/nginx.pid")
 wait "$IDLE"
 
 RESULTS="$WORK/results.txt"
@@ -273,13 +273,8 @@ awk '
 
 
 # --- the report ------------------------------------------------------------------------
-peak_cp=$(awk '/^VmHWM/ {print $2}' "/proc/$CP_PID/status")
-nginx_peak() { # master pid file → sum of its workers' peaks
-    local sum=0
-    for pid in $(pgrep -P "$(cat "$1")"); do sum=$((sum + $(awk '/^VmHWM/ {print $2}' "/proc/$pid/status"))); done
-    echo "$sum"
-}
-peak_nx=$(( $(nginx_peak "$WORK/px/nginx.pid") + $(nginx_peak "$WORK/sub/nginx.pid") ))
+peak_cp=$(status_kib VmHWM "$CP_PID")
+peak_nx=$(( $(nginx_sum VmHWM "$WORK/px/nginx.pid") + $(nginx_sum VmHWM "$WORK/sub/nginx.pid") ))
 echo
 echo "| memory | nginx (workers) | consent-proxy |"
 echo "|---|---|---|"

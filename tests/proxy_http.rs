@@ -470,6 +470,15 @@ fn accepted(upstream: &Upstream) -> usize {
         .load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// `path` on site A through `client`, the one visitor connection a test keeps.
+async fn get(client: &reqwest::Client, proxy: &Proxy, path: &str) -> reqwest::Response {
+    client
+        .get(proxy.url(SITE_A, path))
+        .send()
+        .await
+        .expect("request")
+}
+
 #[tokio::test]
 async fn upstream_connections_are_kept_alive_and_reused() {
     let upstream = Upstream::start().await;
@@ -510,11 +519,7 @@ async fn a_connection_the_upstream_closes_is_not_reused() {
     let proxy = Proxy::start(&config_text(upstream.addr, "", "")).await;
     let client = proxy.client();
     for _ in 0..3 {
-        let resp = client
-            .get(proxy.url(SITE_A, "/closing"))
-            .send()
-            .await
-            .expect("request");
+        let resp = get(&client, &proxy, "/closing").await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.text().await.expect("body"), "last one");
     }
@@ -553,11 +558,7 @@ async fn a_kept_connection_closed_by_the_upstream_is_replaced_unseen() {
     let proxy = Proxy::start(&config_text(addr, "", "")).await;
     let client = proxy.client();
     for round in 0..3 {
-        let resp = client
-            .get(proxy.url(SITE_A, "/"))
-            .send()
-            .await
-            .expect("request");
+        let resp = get(&client, &proxy, "/").await;
         assert_eq!(resp.status(), 200, "round {round}");
         assert_eq!(resp.text().await.expect("body"), "ok");
         closed.recv().await.expect("the upstream closed its side");

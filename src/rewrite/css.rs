@@ -96,7 +96,6 @@ struct Decoded<'a> {
     text: Cow<'a, str>,
     /// `None`: nothing was escaped, offsets are the same.
     origin: Option<Vec<usize>>,
-    len: usize,
 }
 
 impl Decoded<'_> {
@@ -105,7 +104,6 @@ impl Decoded<'_> {
             return Decoded {
                 text: Cow::Borrowed(css),
                 origin: None,
-                len: css.len(),
             };
         }
         let mut text = String::with_capacity(css.len());
@@ -149,14 +147,13 @@ impl Decoded<'_> {
         Decoded {
             text: Cow::Owned(text),
             origin: Some(origin),
-            len: css.len(),
         }
     }
 
     /// The original offset of decoded byte `i` (`i` may be the end).
     fn original(&self, i: usize) -> usize {
         match &self.origin {
-            None => i.min(self.len),
+            None => i.min(self.text.len()),
             Some(origin) => origin[i.min(origin.len() - 1)],
         }
     }
