@@ -242,6 +242,10 @@ pub struct Limits {
     /// unchanged page costs a `304` instead of its body. Off for an origin whose `ETag`s
     /// do not change with the page.
     pub page_cache_revalidate: bool,
+    /// Requests for a kept page that queue behind a revalidation share the next one
+    /// instead of each asking the upstream (`proxy::coalesce`; exact: that question is
+    /// sent after each of them arrived).
+    pub page_cache_share_revalidations: bool,
 }
 
 impl Default for Limits {
@@ -258,6 +262,7 @@ impl Default for Limits {
             page_cache_bytes: 32 * 1024 * 1024,
             page_cache_page_bytes: 2 * 1024 * 1024,
             page_cache_revalidate: true,
+            page_cache_share_revalidations: true,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! 4. [`Proxy::response_filter`] — hop-by-hop out, `Via`, HSTS;
 //! 5. [`Proxy::logging`] — the access-log line (anonymised address) and metrics.
 
+mod coalesce;
 mod cookies;
 pub mod error_page;
 pub mod forwarding;
@@ -93,6 +94,8 @@ pub struct Proxy {
     acme: Arc<crate::acme::Acme>,
     /// Rewritten pages by version and consent class (`None`: off).
     page_cache: Option<Arc<rewrite::cache::PageCache>>,
+    /// Revalidations shared by the requests queued behind one (`None`: each asks alone).
+    coalescer: Option<coalesce::Coalescer>,
 }
 
 /// Facts about one request, gathered on the way for the logging phase.
@@ -152,6 +155,10 @@ impl Proxy {
                 config.server.limits.page_cache_page_bytes,
             )
             .map(Arc::new),
+            coalescer: (config.server.limits.page_cache_bytes > 0
+                && config.server.limits.page_cache_revalidate
+                && config.server.limits.page_cache_share_revalidations)
+                .then(coalesce::Coalescer::default),
         }
     }
 
@@ -199,9 +206,12 @@ impl Proxy {
                 let mut upstream_req =
                     self.upstream_request_filter(req, conn, &site, &mut ex, upgrade);
                 let asked = self.revalidation(&mut upstream_req, &site, &ex);
-                match self.upstream(upstream_req, &site, &mut ex).await {
+                let shared = client_upgrade.is_none();
+                match self
+                    .exchange(upstream_req, &site, &mut ex, asked.as_ref(), shared)
+                    .await
+                {
                     Ok(resp) => {
-                        let resp = revalidate::answer(resp, asked.as_ref());
                         self.response_filter(resp, conn, &site, &ex, client_upgrade, asked)
                             .await
                     }
@@ -312,6 +322,52 @@ impl Proxy {
             accept_encoding: req.headers().get(header::ACCEPT_ENCODING)?.clone(),
         };
         Some(revalidate::ask(cache, key, req))
+    }
+
+    /// Phase 3, for a kept page: its revalidation shared with the requests queued behind
+    /// another (`proxy::coalesce`), or asked alone.
+    async fn exchange(
+        &self,
+        req: Request<upstream::UpstreamBody>,
+        site: &Site,
+        ex: &mut Exchange,
+        asked: Option<&Revalidation>,
+        may_share: bool,
+    ) -> Result<Response<UpstreamBody>, StatusCode> {
+        let kept = asked.and_then(|r| Some((&r.key, r.kept.as_ref()?)));
+        let mut round = None;
+        if let (Some(coalescer), Some((key, version))) = (&self.coalescer, kept)
+            && may_share
+            && coalesce::may_share(&req)
+        {
+            round = match coalescer.join(key) {
+                coalesce::Role::Lead(round) => Some(round),
+                coalesce::Role::Queued(turn) => {
+                    let waiting = self.metrics.page_cache.wait();
+                    let turn = turn.await;
+                    drop(waiting);
+                    match turn {
+                        Ok(coalesce::Turn::Answered(answer)) if answer.etag == version.etag => {
+                            self.metrics
+                                .page_cache
+                                .shared
+                                .get_or_create(&SiteLabels {
+                                    site: Arc::clone(&site.name),
+                                })
+                                .inc();
+                            return Ok(revalidate::from_kept(version.clone(), &answer.headers));
+                        }
+                        Ok(coalesce::Turn::Lead(round)) => Some(round),
+                        _ => None,
+                    }
+                }
+            };
+        }
+        let resp = self.upstream(req, site, ex).await?;
+        if let (Some(round), Some((_, version))) = (round, kept) {
+            round.answered(resp.status(), &version.etag, resp.headers());
+        }
+        Ok(revalidate::answer(resp, asked))
     }
 
     /// Phase 3: the pooled client. The response-head timeout runs from the end of the

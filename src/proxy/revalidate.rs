@@ -101,34 +101,41 @@ pub fn answer(resp: Response<Incoming>, asked: Option<&Revalidation>) -> Respons
     match asked.and_then(|r| r.kept.clone()) {
         Some(version) if resp.status() == StatusCode::NOT_MODIFIED => {
             let (parts, _) = resp.into_parts();
-            let mut headers = HeaderMap::clone(&version.headers);
-            // RFC 9111 §4.3.4: the 304's fields replace the stored ones of the same name;
-            // its Content-Length describes no body.
-            for name in parts.headers.keys() {
-                if name != header::CONTENT_LENGTH {
-                    headers.remove(name);
-                }
-            }
-            for (name, value) in &parts.headers {
-                if name != header::CONTENT_LENGTH {
-                    headers.append(name.clone(), value.clone());
-                }
-            }
-            // The stored head may say how the first answer was framed; this one has a length.
-            headers.remove(header::TRANSFER_ENCODING);
-            headers.insert(
-                header::CONTENT_LENGTH,
-                HeaderValue::from(version.source.len()),
-            );
-            let mut rebuilt = Response::new(UpstreamBody::Kept(Some(version.source)));
-            *rebuilt.status_mut() = StatusCode::OK;
+            let mut rebuilt = from_kept(version, &parts.headers);
             *rebuilt.version_mut() = parts.version;
-            *rebuilt.headers_mut() = headers;
             *rebuilt.extensions_mut() = parts.extensions;
             rebuilt
         }
         _ => resp.map(UpstreamBody::Origin),
     }
+}
+
+/// The kept version as a `200`, its stored head updated with a 304's fields (this
+/// request's own 304, or the one of the revalidation it shared, `proxy::coalesce`).
+pub fn from_kept(version: Version, not_modified: &HeaderMap) -> Response<UpstreamBody> {
+    let mut headers = HeaderMap::clone(&version.headers);
+    // RFC 9111 §4.3.4: the 304's fields replace the stored ones of the same name;
+    // its Content-Length describes no body.
+    for name in not_modified.keys() {
+        if name != header::CONTENT_LENGTH {
+            headers.remove(name);
+        }
+    }
+    for (name, value) in not_modified {
+        if name != header::CONTENT_LENGTH {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    // The stored head may say how the first answer was framed; this one has a length.
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(version.source.len()),
+    );
+    let mut rebuilt = Response::new(UpstreamBody::Kept(Some(version.source)));
+    *rebuilt.status_mut() = StatusCode::OK;
+    *rebuilt.headers_mut() = headers;
+    rebuilt
 }
 
 /// Whether this upstream response's version may be kept for revalidation: its strong

@@ -1,5 +1,5 @@
-//! Page cache metrics: how often a rewritten page was served from the cache, and what the
-//! cache holds (to size `page_cache_bytes`).
+//! Page cache metrics: how often a rewritten page was served from the cache, what the
+//! cache holds (to size `page_cache_bytes`), and how revalidations are shared.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
@@ -23,6 +23,19 @@ pub struct PageCacheMetrics {
     pub lookups: Family<LookupLabels, Counter>,
     pub bytes: Gauge<i64, AtomicI64>,
     pub pages: Gauge<i64, AtomicI64>,
+    /// Requests answered by a revalidation another request sent (`proxy::coalesce`).
+    pub shared: Family<super::metrics::SiteLabels, Counter>,
+    /// Requests queued for the next shared revalidation right now.
+    pub waiting: Gauge<i64, AtomicI64>,
+}
+
+/// One queued request, counted in the gauge for as long as it waits (dropped with it).
+pub struct Waiting<'a>(&'a Gauge<i64, AtomicI64>);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl PageCacheMetrics {
@@ -43,6 +56,16 @@ impl PageCacheMetrics {
             "Rewritten pages the page cache holds",
             metrics.pages.clone(),
         );
+        registry.register(
+            "page_cache_revalidations_shared",
+            "Requests for a kept page answered by a revalidation another request sent",
+            metrics.shared.clone(),
+        );
+        registry.register(
+            "page_cache_revalidations_waiting",
+            "Requests queued for the next shared revalidation of their page",
+            metrics.waiting.clone(),
+        );
         metrics
     }
 
@@ -53,5 +76,10 @@ impl PageCacheMetrics {
                 result,
             })
             .inc();
+    }
+
+    pub fn wait(&self) -> Waiting<'_> {
+        self.waiting.inc();
+        Waiting(&self.waiting)
     }
 }

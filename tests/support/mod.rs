@@ -61,6 +61,8 @@ pub struct Upstream {
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
     /// Canned pages answered `304 Not Modified`.
     pub not_modified: Arc<std::sync::atomic::AtomicUsize>,
+    /// Canned answers wait for [`Upstream::release`] after they were decided.
+    hold_canned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -94,6 +96,7 @@ impl Upstream {
             arrived: Arc::default(),
             connections: Arc::default(),
             not_modified: Arc::default(),
+            hold_canned: Arc::default(),
         };
         let server = upstream.clone();
         tokio::spawn(async move {
@@ -181,9 +184,63 @@ impl Upstream {
         rx
     }
 
-    /// Lets every waiting `/held` request answer.
+    /// From now on a canned page's answer, decided from the page as it is when the request
+    /// arrives, waits for [`Upstream::release`] (arrivals reported to [`Upstream::on_held`]).
+    pub fn hold_canned(&self, hold: bool) {
+        self.hold_canned
+            .store(hold, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lets every waiting `/held` request (and held canned answer) answer.
     pub fn release(&self) {
         self.release.notify_waiters();
+    }
+
+    /// A canned page's answer for this request: `304` or the page.
+    fn canned(&self, req: &Request<Incoming>, canned: Canned) -> Response<Body> {
+        // As nginx answers for its files: an `If-None-Match` naming the page's `ETag`
+        // (weak comparison, RFC 9110 §13.1.2) gets `304` with the page's other fields.
+        let etag = canned
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
+            .map(|(_, v)| v.trim_start_matches("W/").to_owned());
+        let asked = req
+            .headers()
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(',')
+                    .map(|t| t.trim().trim_start_matches("W/").to_owned())
+            });
+        if let (Some(etag), Some(mut asked)) = (etag, asked)
+            && canned.status == 200
+            && asked.any(|t| t == etag)
+        {
+            let mut resp = Response::new(http_body_util::Empty::new().boxed());
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+            for (k, v) in canned.headers.iter().filter(|(k, _)| {
+                !k.eq_ignore_ascii_case("content-type")
+                    && !k.eq_ignore_ascii_case("content-encoding")
+            }) {
+                resp.headers_mut().append(
+                    http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                    HeaderValue::from_str(v).expect("value"),
+                );
+            }
+            self.not_modified
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return resp;
+        }
+        let mut resp = Response::new(http_body_util::Full::new(Bytes::from(canned.body)).boxed());
+        *resp.status_mut() = StatusCode::from_u16(canned.status).expect("status");
+        for (k, v) in canned.headers {
+            resp.headers_mut().append(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(&v).expect("value"),
+            );
+        }
+        resp
     }
 
     async fn respond(&self, mut req: Request<Incoming>) -> Response<Body> {
@@ -196,48 +253,13 @@ impl Upstream {
         let path = req.uri().path().to_owned();
         let canned = self.pages.lock().expect("lock").get(&path).cloned();
         if let Some(canned) = canned {
-            // As nginx answers for its files: an `If-None-Match` naming the page's `ETag`
-            // (weak comparison, RFC 9110 §13.1.2) gets `304` with the page's other fields.
-            let etag = canned
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
-                .map(|(_, v)| v.trim_start_matches("W/").to_owned());
-            let asked = req
-                .headers()
-                .get("if-none-match")
-                .and_then(|v| v.to_str().ok())
-                .map(|v| {
-                    v.split(',')
-                        .map(|t| t.trim().trim_start_matches("W/").to_owned())
-                });
-            if let (Some(etag), Some(mut asked)) = (etag, asked)
-                && canned.status == 200
-                && asked.any(|t| t == etag)
-            {
-                let mut resp = Response::new(http_body_util::Empty::new().boxed());
-                *resp.status_mut() = StatusCode::NOT_MODIFIED;
-                for (k, v) in canned.headers.iter().filter(|(k, _)| {
-                    !k.eq_ignore_ascii_case("content-type")
-                        && !k.eq_ignore_ascii_case("content-encoding")
-                }) {
-                    resp.headers_mut().append(
-                        http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
-                        HeaderValue::from_str(v).expect("value"),
-                    );
+            let resp = self.canned(&req, canned);
+            if self.hold_canned.load(std::sync::atomic::Ordering::SeqCst) {
+                let released = self.release.notified();
+                if let Some(tx) = self.arrived.lock().expect("lock").as_ref() {
+                    let _ = tx.send(());
                 }
-                self.not_modified
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                return resp;
-            }
-            let mut resp =
-                Response::new(http_body_util::Full::new(Bytes::from(canned.body)).boxed());
-            *resp.status_mut() = StatusCode::from_u16(canned.status).expect("status");
-            for (k, v) in canned.headers {
-                resp.headers_mut().append(
-                    http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
-                    HeaderValue::from_str(&v).expect("value"),
-                );
+                released.await;
             }
             return resp;
         }
