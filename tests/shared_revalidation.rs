@@ -47,6 +47,12 @@ fn metric(metrics: &str, series: &str) -> u64 {
         .map_or(0, |v| v.trim().parse().expect("a number"))
 }
 
+fn not_modified(upstream: &Upstream) -> usize {
+    upstream
+        .not_modified
+        .load(std::sync::atomic::Ordering::SeqCst)
+}
+
 const WAITING: &str = "consent_proxy_page_cache_revalidations_waiting";
 const SHARED: &str = "consent_proxy_page_cache_revalidations_shared_total{site=\"voipexpress\"}";
 
@@ -104,12 +110,7 @@ async fn requests_queued_behind_a_revalidation_share_the_next_one() {
         3,
         "one revalidation answered three requests"
     );
-    assert_eq!(
-        upstream
-            .not_modified
-            .load(std::sync::atomic::Ordering::SeqCst),
-        2
-    );
+    assert_eq!(not_modified(&upstream), 2);
     let metrics = proxy.metrics().await;
     assert_eq!(metric(&metrics, SHARED), 2);
     assert_eq!(metric(&metrics, WAITING), 0);
@@ -192,10 +193,5 @@ async fn sharing_can_be_turned_off() {
     upstream.hold_canned(false);
     upstream.release();
     assert_eq!(a.await.expect("task"), b.await.expect("task"));
-    assert_eq!(
-        upstream
-            .not_modified
-            .load(std::sync::atomic::Ordering::SeqCst),
-        2
-    );
+    assert_eq!(not_modified(&upstream), 2);
 }

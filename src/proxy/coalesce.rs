@@ -20,10 +20,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Request, StatusCode};
+use http::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
+use super::revalidate::{self, Revalidation, UpstreamBody};
+use super::route::Site;
+use super::{Exchange, Proxy};
 use crate::rewrite::cache::VersionKey;
+use crate::telemetry::metrics::SiteLabels;
 
 /// The upstream's `304` for a kept version: which version it was asked about, and its
 /// fields (merged into the stored head as for the leader's own 304, RFC 9111 §4.3.4).
@@ -153,6 +157,54 @@ pub fn may_share<B>(req: &Request<B>) -> bool {
         && ![header::COOKIE, header::AUTHORIZATION, header::UPGRADE]
             .iter()
             .any(|name| h.contains_key(name))
+}
+
+impl Proxy {
+    /// Phase 3, for a kept page: its revalidation shared with the requests queued behind
+    /// another (`proxy::coalesce`), or asked alone.
+    pub(super) async fn exchange(
+        &self,
+        req: Request<super::upstream::UpstreamBody>,
+        site: &Site,
+        ex: &mut Exchange,
+        asked: Option<&Revalidation>,
+        shareable: bool,
+    ) -> Result<Response<UpstreamBody>, StatusCode> {
+        let kept = asked.and_then(|r| Some((&r.key, r.kept.as_ref()?)));
+        let mut round = None;
+        if let (Some(coalescer), Some((key, version))) = (&self.coalescer, kept)
+            && shareable
+            && may_share(&req)
+        {
+            round = match coalescer.join(key) {
+                Role::Lead(round) => Some(round),
+                Role::Queued(turn) => {
+                    let waiting = self.metrics.page_cache.wait();
+                    let turn = turn.await;
+                    drop(waiting);
+                    match turn {
+                        Ok(Turn::Answered(answer)) if answer.etag == version.etag => {
+                            self.metrics
+                                .page_cache
+                                .shared
+                                .get_or_create(&SiteLabels {
+                                    site: Arc::clone(&site.name),
+                                })
+                                .inc();
+                            return Ok(revalidate::from_kept(version.clone(), &answer.headers));
+                        }
+                        Ok(Turn::Lead(round)) => Some(round),
+                        _ => None,
+                    }
+                }
+            };
+        }
+        let resp = self.upstream(req, site, ex).await?;
+        if let (Some(round), Some((_, version))) = (round, kept) {
+            round.answered(resp.status(), &version.etag, resp.headers());
+        }
+        Ok(revalidate::answer(resp, asked))
+    }
 }
 
 #[cfg(test)]

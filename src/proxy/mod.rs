@@ -324,52 +324,6 @@ impl Proxy {
         Some(revalidate::ask(cache, key, req))
     }
 
-    /// Phase 3, for a kept page: its revalidation shared with the requests queued behind
-    /// another (`proxy::coalesce`), or asked alone.
-    async fn exchange(
-        &self,
-        req: Request<upstream::UpstreamBody>,
-        site: &Site,
-        ex: &mut Exchange,
-        asked: Option<&Revalidation>,
-        may_share: bool,
-    ) -> Result<Response<UpstreamBody>, StatusCode> {
-        let kept = asked.and_then(|r| Some((&r.key, r.kept.as_ref()?)));
-        let mut round = None;
-        if let (Some(coalescer), Some((key, version))) = (&self.coalescer, kept)
-            && may_share
-            && coalesce::may_share(&req)
-        {
-            round = match coalescer.join(key) {
-                coalesce::Role::Lead(round) => Some(round),
-                coalesce::Role::Queued(turn) => {
-                    let waiting = self.metrics.page_cache.wait();
-                    let turn = turn.await;
-                    drop(waiting);
-                    match turn {
-                        Ok(coalesce::Turn::Answered(answer)) if answer.etag == version.etag => {
-                            self.metrics
-                                .page_cache
-                                .shared
-                                .get_or_create(&SiteLabels {
-                                    site: Arc::clone(&site.name),
-                                })
-                                .inc();
-                            return Ok(revalidate::from_kept(version.clone(), &answer.headers));
-                        }
-                        Ok(coalesce::Turn::Lead(round)) => Some(round),
-                        _ => None,
-                    }
-                }
-            };
-        }
-        let resp = self.upstream(req, site, ex).await?;
-        if let (Some(round), Some((_, version))) = (round, kept) {
-            round.answered(resp.status(), &version.etag, resp.headers());
-        }
-        Ok(revalidate::answer(resp, asked))
-    }
-
     /// Phase 3: the pooled client. The response-head timeout runs from the end of the
     /// visitor's body (an upload takes the visitor's time); a body the visitor breaks or
     /// stalls is answered as the visitor's error.
