@@ -20,6 +20,8 @@ DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-1}
 CONNS=${CONNS:-"32 1000"}
 ONLY=${ONLY:-}   # a regex: only the cells whose "page visitor coding" matches (ONLY=gzip)
+# Lines for the proxy's [server.limits], to measure a switch (LIMITS="page_cache_passthrough = false").
+LIMITS=${LIMITS:-}
 # SCALING=1: instead of the table, req/s and p99 from 1 to 1,000 connections and from 1 KB
 # to 1 MB pages, undecided visitor with gzip, nginx sub_filter against consent-proxy.
 SCALING=${SCALING:-}
@@ -121,11 +123,13 @@ CONF
 }
 nginx_proxy "$WORK/sub" "$SUB_PORT" "proxy_set_header Accept-Encoding \"\"; gzip on; sub_filter '<head>' '<head><script src=\"/_cp/banner.js\" defer></script>'; sub_filter_once on;" >"$WORK/sub/nginx.conf"
 nginx_proxy "$WORK/px" "$PX_PORT" "" >"$WORK/px/nginx.conf"
+LIMITS_TABLE=${LIMITS:+$'[server.limits]\n'"$LIMITS"}
 cat >"$WORK/cp/proxy.toml" <<CONF
 [server]
 listen = ["127.0.0.1:$CP_PORT"]
 data_dir = "$WORK/cp/data"
 log_format = "json"
+$LIMITS_TABLE
 
 [[site]]
 name = "bench"

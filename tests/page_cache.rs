@@ -7,7 +7,7 @@ mod support;
 use std::io::Read;
 
 use consent_proxy::consent::Category;
-use support::{Proxy, SITE_A, Upstream, config_text, consent_cookie};
+use support::{Proxy, SITE_A, Upstream, behind_proxy, consent_cookie, counter, get_a};
 
 const PAGE: &str = "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
 <script async src=\"https://www.googletagmanager.com/gtag/js?id=G-DEMO1\"></script>\
@@ -26,21 +26,12 @@ fn lookups(metrics: &str, result: &str) -> u64 {
     )
 }
 
-fn counter(metrics: &str, series: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series))
-        .map_or(0, |v| v.trim().parse().expect("a number"))
-}
-
 const GTAG_BLOCKED: &str =
     "consent_proxy_neutralised_total{site=\"voipexpress\",category=\"analytics\",kind=\"script\"}";
 
 async fn start(server_extra: &str) -> (Upstream, Proxy, reqwest::Client) {
-    let upstream = Upstream::start().await;
+    let (upstream, proxy, client) = behind_proxy(server_extra).await;
     upstream.page("/", &[HTML], PAGE);
-    let proxy = Proxy::start(&config_text(upstream.addr, server_extra, "")).await;
-    let client = proxy.client();
     (upstream, proxy, client)
 }
 
@@ -50,11 +41,7 @@ async fn get(
     path: &str,
     headers: &[(&str, &str)],
 ) -> String {
-    let mut req = client.get(proxy.url(SITE_A, path));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.expect("request");
+    let resp = get_a(client, proxy, path, headers).await;
     assert_eq!(resp.status(), 200);
     resp.text().await.expect("text")
 }
@@ -278,21 +265,6 @@ async fn a_cache_of_zero_bytes_is_off() {
     assert_eq!(counter(&metrics, GTAG_BLOCKED), 2);
 }
 
-/// What the upstream's last request asked with `If-None-Match`, if anything.
-fn asked(upstream: &Upstream) -> Option<String> {
-    upstream
-        .last()
-        .headers
-        .get("if-none-match")
-        .map(|v| v.to_str().expect("ascii").to_owned())
-}
-
-fn not_modified(upstream: &Upstream) -> usize {
-    upstream
-        .not_modified
-        .load(std::sync::atomic::Ordering::SeqCst)
-}
-
 #[tokio::test]
 async fn an_unchanged_page_with_a_strong_etag_costs_the_upstream_a_304() {
     let (upstream, proxy, client) = start("").await;
@@ -305,7 +277,7 @@ async fn an_unchanged_page_with_a_strong_etag_costs_the_upstream_a_304() {
     assert_eq!(first.headers()["x-version"], "1");
     let first = first.text().await.expect("text");
     assert_eq!(
-        asked(&upstream),
+        upstream.last_if_none_match(),
         None,
         "nothing kept yet: the page is read whole"
     );
@@ -320,8 +292,8 @@ async fn an_unchanged_page_with_a_strong_etag_costs_the_upstream_a_304() {
         .await
         .expect("request");
     assert_eq!(second.status(), 200);
-    assert_eq!(asked(&upstream).as_deref(), Some("\"v1\""));
-    assert_eq!(not_modified(&upstream), 1);
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("\"v1\""));
+    assert_eq!(upstream.not_modified_count(), 1);
     assert_eq!(second.headers()["x-version"], "2");
     assert_eq!(second.headers()["etag"], "W/\"v1\"");
     assert_eq!(second.text().await.expect("text"), first);
@@ -330,11 +302,11 @@ async fn an_unchanged_page_with_a_strong_etag_costs_the_upstream_a_304() {
     // page; proof of enforcement is counted for each.
     let cookie = consent_cookie(&proxy, &[Category::Analytics], "1");
     let granted = get(&client, &proxy, "/", &[("cookie", &cookie)]).await;
-    assert_eq!(not_modified(&upstream), 2);
+    assert_eq!(upstream.not_modified_count(), 2);
     assert!(granted.contains(" src=\"https://www.googletagmanager.com/gtag/js"));
     assert!(state(&granted).contains("\"decided\":true"), "{granted}");
     assert_eq!(get(&client, &proxy, "/", &[]).await, first);
-    assert_eq!(not_modified(&upstream), 3);
+    assert_eq!(upstream.not_modified_count(), 3);
     let metrics = proxy.metrics().await;
     assert_eq!(
         (lookups(&metrics, "miss"), lookups(&metrics, "hit")),
@@ -349,7 +321,7 @@ async fn a_page_with_a_new_etag_is_read_again_and_kept_as_the_new_version() {
     upstream.page("/", &[HTML, ("etag", "\"v1\"")], PAGE);
     let v1 = get(&client, &proxy, "/", &[]).await;
     assert_eq!(get(&client, &proxy, "/", &[]).await, v1);
-    assert_eq!(not_modified(&upstream), 1);
+    assert_eq!(upstream.not_modified_count(), 1);
 
     upstream.page(
         "/",
@@ -357,12 +329,16 @@ async fn a_page_with_a_new_etag_is_read_again_and_kept_as_the_new_version() {
         PAGE.replace("Versie 1", "Versie 2"),
     );
     let v2 = get(&client, &proxy, "/", &[]).await;
-    assert_eq!(asked(&upstream).as_deref(), Some("\"v1\""));
-    assert_eq!(not_modified(&upstream), 1, "the upstream sent the new page");
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("\"v1\""));
+    assert_eq!(
+        upstream.not_modified_count(),
+        1,
+        "the upstream sent the new page"
+    );
     assert!(v2.contains("Versie 2") && !v2.contains("Versie 1"), "{v2}");
     assert_eq!(get(&client, &proxy, "/", &[]).await, v2);
-    assert_eq!(asked(&upstream).as_deref(), Some("\"v2\""));
-    assert_eq!(not_modified(&upstream), 2);
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("\"v2\""));
+    assert_eq!(upstream.not_modified_count(), 2);
 
     // Each coding the proxy asks the upstream for is its own version.
     let resp = client
@@ -372,7 +348,7 @@ async fn a_page_with_a_new_etag_is_read_again_and_kept_as_the_new_version() {
         .await
         .expect("request");
     assert_eq!(resp.headers()["content-encoding"], "gzip");
-    assert_eq!(asked(&upstream), None);
+    assert_eq!(upstream.last_if_none_match(), None);
 }
 
 #[tokio::test]
@@ -393,10 +369,10 @@ async fn weak_etags_cookies_and_the_visitors_own_conditions_are_left_alone() {
         upstream.page(path, &[HTML, etag, field], PAGE);
         for _ in 0..2 {
             get(&client, &proxy, path, &[]).await;
-            assert_eq!(asked(&upstream), None, "{path}");
+            assert_eq!(upstream.last_if_none_match(), None, "{path}");
         }
     }
-    assert_eq!(not_modified(&upstream), 0);
+    assert_eq!(upstream.not_modified_count(), 0);
 
     // The visitor's own revalidation goes to the upstream as it was sent, and its 304
     // to the visitor.
@@ -409,7 +385,7 @@ async fn weak_etags_cookies_and_the_visitors_own_conditions_are_left_alone() {
         .await
         .expect("request");
     assert_eq!(resp.status(), 304);
-    assert_eq!(asked(&upstream).as_deref(), Some("W/\"v1\""));
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("W/\"v1\""));
 }
 
 #[tokio::test]
@@ -418,7 +394,7 @@ async fn revalidation_can_be_turned_off() {
     upstream.page("/", &[HTML, ("etag", "\"v1\"")], PAGE);
     let first = get(&client, &proxy, "/", &[]).await;
     assert_eq!(get(&client, &proxy, "/", &[]).await, first);
-    assert_eq!(asked(&upstream), None);
+    assert_eq!(upstream.last_if_none_match(), None);
     let metrics = proxy.metrics().await;
     assert_eq!(lookups(&metrics, "hit"), 1, "the page cache still works");
 }

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Proxy, SITE_A, Upstream, config_text};
+use support::{Proxy, SITE_A, Upstream, config_text, counter};
 use tokio::task::JoinHandle;
 
 const PAGE: &str = "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\"></head>\
@@ -40,19 +40,6 @@ fn fetch(
     })
 }
 
-fn metric(metrics: &str, series: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series))
-        .map_or(0, |v| v.trim().parse().expect("a number"))
-}
-
-fn not_modified(upstream: &Upstream) -> usize {
-    upstream
-        .not_modified
-        .load(std::sync::atomic::Ordering::SeqCst)
-}
-
 const WAITING: &str = "consent_proxy_page_cache_revalidations_waiting";
 const SHARED: &str = "consent_proxy_page_cache_revalidations_shared_total{site=\"voipexpress\"}";
 
@@ -61,7 +48,7 @@ const SHARED: &str = "consent_proxy_page_cache_revalidations_shared_total{site=\
 async fn queued(proxy: &Proxy, n: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        if metric(&proxy.metrics().await, WAITING) == n {
+        if counter(&proxy.metrics().await, WAITING) == n {
             return;
         }
         assert!(
@@ -110,10 +97,10 @@ async fn requests_queued_behind_a_revalidation_share_the_next_one() {
         3,
         "one revalidation answered three requests"
     );
-    assert_eq!(not_modified(&upstream), 2);
+    assert_eq!(upstream.not_modified_count(), 2);
     let metrics = proxy.metrics().await;
-    assert_eq!(metric(&metrics, SHARED), 2);
-    assert_eq!(metric(&metrics, WAITING), 0);
+    assert_eq!(counter(&metrics, SHARED), 2);
+    assert_eq!(counter(&metrics, WAITING), 0);
 }
 
 #[tokio::test]
@@ -154,7 +141,7 @@ async fn a_page_changed_while_a_revalidation_was_on_its_way_reaches_those_queued
             "never the answer to a question asked before they arrived: {page}"
         );
     }
-    assert_eq!(metric(&proxy.metrics().await, SHARED), 0);
+    assert_eq!(counter(&proxy.metrics().await, SHARED), 0);
 }
 
 #[tokio::test]
@@ -175,7 +162,7 @@ async fn requests_with_credentials_ask_the_upstream_themselves() {
     upstream.release();
     assert_eq!(a.await.expect("task").0, 200);
     assert_eq!(b.await.expect("task").0, 200);
-    assert_eq!(metric(&proxy.metrics().await, SHARED), 0);
+    assert_eq!(counter(&proxy.metrics().await, SHARED), 0);
 }
 
 #[tokio::test]
@@ -193,5 +180,5 @@ async fn sharing_can_be_turned_off() {
     upstream.hold_canned(false);
     upstream.release();
     assert_eq!(a.await.expect("task"), b.await.expect("task"));
-    assert_eq!(not_modified(&upstream), 2);
+    assert_eq!(upstream.not_modified_count(), 2);
 }

@@ -80,6 +80,9 @@ pub struct Limits {
     /// instead of each asking the upstream (`proxy::coalesce`; exact: that question is
     /// sent after each of them arrived).
     pub page_cache_share_revalidations: bool,
+    /// Responses that pass through untouched (JSON, images, downloads) with a strong
+    /// `ETag` are kept as they came and revalidated like pages (`proxy::keep`).
+    pub page_cache_passthrough: bool,
 }
 
 impl Default for Limits {
@@ -97,6 +100,7 @@ impl Default for Limits {
             page_cache_page_bytes: 2 * 1024 * 1024,
             page_cache_revalidate: true,
             page_cache_share_revalidations: true,
+            page_cache_passthrough: true,
         }
     }
 }

@@ -12,6 +12,7 @@ mod cookies;
 pub mod error_page;
 pub mod forwarding;
 pub mod hop;
+mod keep;
 mod outbound;
 mod own;
 mod page;
@@ -318,7 +319,7 @@ impl Proxy {
         }
         let key = rewrite::cache::VersionKey {
             site: Arc::clone(&site.name),
-            page: page::page_url(&facts.origin(), &ex.uri).into_boxed_str(),
+            page: page::resource_url(&facts.origin(), &ex.uri).into_boxed_str(),
             accept_encoding: req.headers().get(header::ACCEPT_ENCODING)?.clone(),
         };
         Some(revalidate::ask(cache, key, req))
@@ -428,6 +429,18 @@ impl Proxy {
             .as_ref()
             .filter(|_| matches!(body, UpstreamBody::Kept(_)))
             .and_then(|r| r.kept.as_ref().map(|v| v.source.clone()));
+        let version = match (asked, to_keep) {
+            (Some(asked), Some((etag, headers))) => Some(revalidate::ToKeep {
+                key: asked.key,
+                etag,
+                headers,
+            }),
+            _ => None,
+        };
+        let length = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         hop::strip(&mut parts.headers);
         hop::append_via(&mut parts.headers, Version::HTTP_11);
         self.enforce_cookies(&mut parts.headers, site, ex);
@@ -449,6 +462,23 @@ impl Proxy {
             charset,
         } = decision
         else {
+            let Some(cache) = self
+                .page_cache
+                .as_ref()
+                .filter(|_| self.limits.page_cache_passthrough)
+            else {
+                return Response::from_parts(parts, body.boxed_unsync());
+            };
+            let keeper = keep::Keeper {
+                cache,
+                metrics: &self.metrics.page_cache,
+                site: &site.name,
+            };
+            if let Some(kept) = kept_source {
+                keeper.metrics.count_passthrough(keeper.site, "hit");
+                return Response::from_parts(parts, body::full(kept));
+            }
+            let body = keep::Keeping::new(body, keeper, version, length);
             return Response::from_parts(parts, body.boxed_unsync());
         };
         let origin = ex
@@ -456,10 +486,6 @@ impl Proxy {
             .as_ref()
             .map(rewrite::RequestFacts::origin)
             .unwrap_or_default();
-        let length = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let csp = rewrite::csp::adapt(&mut parts.headers, &origin);
         rewrite::adapt_headers(&mut parts.headers, visitor, site.rewrite.public_html);
         let language = site.consent.ui.negotiate(
@@ -490,14 +516,6 @@ impl Proxy {
         let report = Box::new(move |counts: rewrite::html::Counts| {
             proof::record_neutralised(&metrics, &site_name, &counts);
         });
-        let version = match (asked, to_keep) {
-            (Some(asked), Some((etag, headers))) => Some(revalidate::ToKeep {
-                key: asked.key,
-                etag,
-                headers,
-            }),
-            _ => None,
-        };
         let slot = self.page_cache.as_ref().map(|cache| page::Slot {
             cache,
             metrics: &self.metrics.page_cache,

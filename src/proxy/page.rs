@@ -322,6 +322,16 @@ where
     }
 }
 
+/// `scheme://host[:port]/path?query`: a resource as its `ETag` names it (the key of its
+/// kept version, `rewrite::cache::VersionKey`).
+pub(super) fn resource_url(origin: &str, uri: &http::Uri) -> String {
+    let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let mut url = String::with_capacity(origin.len() + target.len());
+    url.push_str(origin);
+    url.push_str(target);
+    url
+}
+
 /// The page a URL names, as the page cache keys it: `scheme://host[:port]/path`, without
 /// the query (campaign parameters do not make another page).
 pub(super) fn page_url(origin: &str, uri: &http::Uri) -> String {

@@ -62,11 +62,14 @@ impl Body for UpstreamBody {
 }
 
 /// A request that may be revalidated: a plain `GET` of the whole page, with no conditions
-/// of the visitor's own (those go to the upstream untouched, as before).
+/// of the visitor's own (those go to the upstream untouched, as before), and no
+/// credentials: a shared cache keeps no answer to a request carrying `Authorization`
+/// for anyone else (RFC 9111 §3.5).
 pub fn may_ask<B>(req: &Request<B>) -> bool {
     let h = req.headers();
     req.method() == Method::GET
         && ![
+            header::AUTHORIZATION,
             header::IF_NONE_MATCH,
             header::IF_MATCH,
             header::IF_MODIFIED_SINCE,
@@ -251,7 +254,13 @@ mod tests {
     fn the_visitors_own_conditions_are_never_replaced() {
         let plain = Request::get("/").body(()).expect("request");
         assert!(may_ask(&plain));
-        for name in ["if-none-match", "if-modified-since", "range", "if-range"] {
+        for name in [
+            "if-none-match",
+            "if-modified-since",
+            "range",
+            "if-range",
+            "authorization",
+        ] {
             let req = Request::get("/")
                 .header(name, "\"x\"")
                 .body(())

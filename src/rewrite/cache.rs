@@ -24,8 +24,11 @@
 //! response head and body ([`Version`]), so the next request for the page can ask the
 //! upstream `If-None-Match` and, on `304 Not Modified`, take the body from here instead
 //! of reading it again (what nginx's `proxy_cache_revalidate` does; `proxy::revalidate`).
+//! Responses that pass through untouched (JSON, images, downloads) are kept the same way,
+//! as versions only (`proxy::keep`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use quick_cache::sync::Cache;
@@ -81,9 +84,11 @@ pub struct Page {
     pub counts: Counts,
 }
 
-/// Which version of a page the upstream last sent with a strong validator: the site, the
-/// page's URL (as in [`Key`]) and the `Accept-Encoding` the proxy asked the upstream with
-/// (a representation in another coding is another version).
+/// Which version of a resource the upstream last sent with a strong validator: the site,
+/// its URL *with* the query, and the `Accept-Encoding` the proxy asked the upstream with (a
+/// representation in another coding is another version). The query is part of it unlike
+/// in [`Key`]: an `ETag` tells representations of one resource apart (RFC 9110 §8.8.3), and
+/// `?id=1` and `?id=2` are two resources that may carry the same tag with other bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VersionKey {
     pub site: Arc<str>,
@@ -135,11 +140,35 @@ impl quick_cache::Weighter<VersionKey, Version> for Weight {
 /// (quick_cache's CLOCK-Pro, which also keeps one-hit wonders from flushing popular pages).
 pub struct PageCache {
     pages: Cache<Key, Page, Weight>,
-    /// Versions to revalidate with the upstream; an eighth of the capacity (a version
-    /// is one per page, its pages one per consent class and coding).
+    /// Versions to revalidate with the upstream; a quarter of the capacity (a page's
+    /// version is one per page, its rewrites one per consent class and coding; a
+    /// passthrough response is a version only).
     versions: Cache<VersionKey, Version, Weight>,
     /// The largest upstream page body held to be kept; larger pages stream.
     max_page: usize,
+    /// Bytes of passthrough responses being copied to be kept, and the most there may be
+    /// (the versions' share of the capacity): many visitors starting the same download at
+    /// once copy it a few times, not once each.
+    filling: AtomicUsize,
+    fill_budget: usize,
+}
+
+/// Bytes of the fill budget one copy holds, given back when it is dropped.
+pub struct Reservation {
+    cache: Arc<PageCache>,
+    bytes: usize,
+}
+
+impl Reservation {
+    pub fn cache(&self) -> &Arc<PageCache> {
+        &self.cache
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.cache.filling.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 impl PageCache {
@@ -150,11 +179,26 @@ impl PageCache {
         }
         // quick_cache splits its capacity into shards (one lock each); an entry larger
         // than a shard is never kept, so every shard must hold two of the largest pages.
-        let versions = capacity / 8;
+        let versions = capacity / 4;
         Some(PageCache {
             pages: bounded(capacity - versions, max_page)?,
             versions: bounded(versions, max_page)?,
             max_page,
+            filling: AtomicUsize::new(0),
+            fill_budget: versions,
+        })
+    }
+
+    /// Room to copy a passthrough response of `bytes` to keep it, if the budget has it.
+    pub fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
+        self.filling
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                held.checked_add(bytes).filter(|&n| n <= self.fill_budget)
+            })
+            .ok()?;
+        Some(Reservation {
+            cache: Arc::clone(self),
+            bytes,
         })
     }
 

@@ -21,6 +21,9 @@ pub struct LookupLabels {
 #[derive(Debug, Clone, Default)]
 pub struct PageCacheMetrics {
     pub lookups: Family<LookupLabels, Counter>,
+    /// Passthrough responses (`proxy::keep`): `hit` (a 304 answered from memory), `kept`
+    /// (copied while it streamed, then kept), `bypass` (no room left to copy it).
+    pub passthrough: Family<LookupLabels, Counter>,
     pub bytes: Gauge<i64, AtomicI64>,
     pub pages: Gauge<i64, AtomicI64>,
     /// Requests answered by a revalidation another request sent (`proxy::coalesce`).
@@ -47,6 +50,11 @@ impl PageCacheMetrics {
             metrics.lookups.clone(),
         );
         registry.register(
+            "page_cache_passthrough",
+            "Passthrough responses kept for revalidation: hit, kept or bypass",
+            metrics.passthrough.clone(),
+        );
+        registry.register(
             "page_cache_bytes",
             "Bytes the page cache holds",
             metrics.bytes.clone(),
@@ -67,6 +75,15 @@ impl PageCacheMetrics {
             metrics.waiting.clone(),
         );
         metrics
+    }
+
+    pub fn count_passthrough(&self, site: &Arc<str>, result: &'static str) {
+        self.passthrough
+            .get_or_create(&LookupLabels {
+                site: Arc::clone(site),
+                result,
+            })
+            .inc();
     }
 
     pub fn count(&self, site: &Arc<str>, result: &'static str) {

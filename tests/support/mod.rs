@@ -138,7 +138,7 @@ impl Upstream {
         upstream
     }
 
-    /// Serves `body` with `headers` (and status 200) at `path`.
+    /// Serves `body` with `headers` (and status 200) at `path` (`/p?q=1`: that query only).
     pub fn page(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) {
         self.page_with_status(path, 200, headers, body);
     }
@@ -175,6 +175,19 @@ impl Upstream {
 
     pub fn count(&self) -> usize {
         self.seen.lock().expect("lock").len()
+    }
+
+    /// Canned pages answered `304 Not Modified` so far.
+    pub fn not_modified_count(&self) -> usize {
+        self.not_modified.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What the last request asked with `If-None-Match`, if anything.
+    pub fn last_if_none_match(&self) -> Option<String> {
+        self.last()
+            .headers
+            .get("if-none-match")
+            .map(|v| v.to_str().expect("ascii").to_owned())
     }
 
     /// A receiver told each time a `/held` request arrives.
@@ -251,7 +264,15 @@ impl Upstream {
             headers: req.headers().clone(),
         });
         let path = req.uri().path().to_owned();
-        let canned = self.pages.lock().expect("lock").get(&path).cloned();
+        // A page set for `/path?query` answers that query only; one set for `/path`, any.
+        let canned = {
+            let pages = self.pages.lock().expect("lock");
+            req.uri()
+                .path_and_query()
+                .and_then(|target| pages.get(target.as_str()))
+                .or_else(|| pages.get(&path))
+                .cloned()
+        };
         if let Some(canned) = canned {
             let resp = self.canned(&req, canned);
             if self.hold_canned.load(std::sync::atomic::Ordering::SeqCst) {
@@ -377,6 +398,37 @@ fn websocket_echo(req: &mut Request<Incoming>) -> Response<Body> {
 
 /// A configuration with two sites (A and B) on the same upstream, listening on port 0.
 /// `server_extra` goes into `[server]`, `site_extra` into site A.
+/// A fixture upstream behind a proxy of site A (`server_extra` goes into `[server]`),
+/// and a client for the proxy.
+pub async fn behind_proxy(server_extra: &str) -> (Upstream, Proxy, reqwest::Client) {
+    let upstream = Upstream::start().await;
+    let proxy = Proxy::start(&config_text(upstream.addr, server_extra, "")).await;
+    let client = proxy.client();
+    (upstream, proxy, client)
+}
+
+/// A GET of `path` on site A with these request fields.
+pub async fn get_a(
+    client: &reqwest::Client,
+    proxy: &Proxy,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = client.get(proxy.url(SITE_A, path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.expect("request")
+}
+
+/// One series' value in a Prometheus text exposition (0 when it is absent).
+pub fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series))
+        .map_or(0, |v| v.trim().parse().expect("a number"))
+}
+
 pub fn config_text(upstream: SocketAddr, server_extra: &str, site_extra: &str) -> String {
     format!(
         r#"
