@@ -25,6 +25,8 @@ LIMITS=${LIMITS:-}
 # SCALING=1: instead of the table, req/s and p99 from 1 to 1,000 connections and from 1 KB
 # to 1 MB pages, undecided visitor with gzip, nginx sub_filter against consent-proxy.
 SCALING=${SCALING:-}
+SCALE_SIZES=${SCALE_SIZES:-"1 10 100 1024"}   # KB; e.g. SCALE_SIZES=1 SCALE_CONNS=1 for one cell
+SCALE_CONNS=${SCALE_CONNS:-"1 10 100 1000"}
 UP_PORT=18180
 SUB_PORT=18181   # nginx proxy_pass + sub_filter + gzip
 PX_PORT=18182    # nginx proxy_pass (passthrough)
@@ -217,8 +219,8 @@ if [ -n "$SCALING" ]; then
     echo "scaling: undecided visitor, gzip; $ROUNDS round(s) x $DURATION per cell, wrk -t1"
     : >"$RESULTS"
     for round in $(seq 1 "$ROUNDS"); do
-        for kb in 1 10 100 1024; do
-            for c in 1 10 100 1000; do
+        for kb in $SCALE_SIZES; do
+            for c in $SCALE_CONNS; do
                 n=$(run "$SUB_PORT" "page-${kb}k.html" "$c" gzip "")
                 p=$(run "$CP_PORT" "page-${kb}k.html" "$c" gzip "")
                 echo "$kb $c $n $p" | tee -a "$RESULTS"
