@@ -49,7 +49,12 @@ async fn an_unchanged_resource_costs_a_304_and_a_changed_one_is_read_again() {
     let (status, _, body) = get(&client, &proxy, "/plans.json", &[], "x-served").await;
     assert_eq!((status, body), (200, v1.clone()));
     assert_eq!(upstream.last_if_none_match(), None, "nothing kept yet");
-    assert_eq!(passthrough(&proxy.metrics().await, "kept"), 1);
+    let metrics = proxy.metrics().await;
+    assert_eq!(passthrough(&metrics, "kept"), 1);
+    assert!(
+        counter(&metrics, "consent_proxy_page_cache_bytes ") >= v1.len() as u64,
+        "the kept version counts in the cache's size: {metrics}"
+    );
 
     // Unchanged: the upstream is asked about v1, answers 304 (with a field of its own),
     // and the visitor gets v1's bytes with the 304's fields (RFC 9111 §4.3.4).
