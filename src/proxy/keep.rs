@@ -101,9 +101,7 @@ impl Fill {
         } = self;
         version.keep(room.cache(), copy.freeze());
         metrics.count_passthrough(&site, "kept");
-        metrics
-            .bytes
-            .set(i64::try_from(room.cache().bytes()).unwrap_or(i64::MAX));
+        metrics.held(room.cache().bytes(), room.cache().len());
         None
     }
 }

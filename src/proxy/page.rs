@@ -147,12 +147,7 @@ where
         counts,
     };
     slot.cache.insert(key, page);
-    slot.metrics
-        .bytes
-        .set(i64::try_from(slot.cache.bytes()).unwrap_or(i64::MAX));
-    slot.metrics
-        .pages
-        .set(i64::try_from(slot.cache.len()).unwrap_or(i64::MAX));
+    slot.metrics.held(slot.cache.bytes(), slot.cache.len());
     Ok(crate::body::full(body))
 }
 
@@ -325,20 +320,17 @@ where
 /// `scheme://host[:port]/path?query`: a resource as its `ETag` names it (the key of its
 /// kept version, `rewrite::cache::VersionKey`).
 pub(super) fn resource_url(origin: &str, uri: &http::Uri) -> String {
-    let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let mut url = String::with_capacity(origin.len() + target.len());
-    url.push_str(origin);
-    url.push_str(target);
-    url
+    [
+        origin,
+        uri.path_and_query().map_or(uri.path(), |p| p.as_str()),
+    ]
+    .concat()
 }
 
 /// The page a URL names, as the page cache keys it: `scheme://host[:port]/path`, without
 /// the query (campaign parameters do not make another page).
 pub(super) fn page_url(origin: &str, uri: &http::Uri) -> String {
-    let mut page = String::with_capacity(origin.len() + uri.path().len());
-    page.push_str(origin);
-    page.push_str(uri.path());
-    page
+    [origin, uri.path()].concat()
 }
 
 #[cfg(test)]

@@ -78,25 +78,30 @@ impl PageCacheMetrics {
     }
 
     pub fn count_passthrough(&self, site: &Arc<str>, result: &'static str) {
-        self.passthrough
-            .get_or_create(&LookupLabels {
-                site: Arc::clone(site),
-                result,
-            })
-            .inc();
+        bump(&self.passthrough, site, result);
     }
 
     pub fn count(&self, site: &Arc<str>, result: &'static str) {
-        self.lookups
-            .get_or_create(&LookupLabels {
-                site: Arc::clone(site),
-                result,
-            })
-            .inc();
+        bump(&self.lookups, site, result);
+    }
+
+    /// What the cache holds after an entry went in: its weight in bytes, its pages.
+    pub fn held(&self, bytes: u64, pages: usize) {
+        self.bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.pages.set(i64::try_from(pages).unwrap_or(i64::MAX));
     }
 
     pub fn wait(&self) -> Waiting<'_> {
         self.waiting.inc();
         Waiting(&self.waiting)
     }
+}
+
+fn bump(family: &Family<LookupLabels, Counter>, site: &Arc<str>, result: &'static str) {
+    family
+        .get_or_create(&LookupLabels {
+            site: Arc::clone(site),
+            result,
+        })
+        .inc();
 }
