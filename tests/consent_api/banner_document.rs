@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use crate::support::SITE_A;
 use crate::setup;
+use crate::support::SITE_A;
 
 #[tokio::test]
 async fn banner_document_is_served_per_language() {
