@@ -19,14 +19,15 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
 
 use super::revalidate::ToKeep;
 use crate::rewrite::cache::{PageCache, Reservation};
 use crate::telemetry::page_cache::PageCacheMetrics;
 
-/// A passthrough response's body, copied on the side while it streams when its version
-/// may be kept.
-pub struct Keeping<B> {
+/// A passthrough response's body, copied on the side while it streams.
+struct Keeping<B> {
     inner: B,
     fill: Option<Fill>,
 }
@@ -48,38 +49,49 @@ pub struct Keeper<'a> {
     pub site: &'a Arc<str>,
 }
 
-impl<B> Keeping<B> {
-    /// Copies the body aside when `version` is worth keeping: its length known, above 0,
-    /// within `page_cache_page_bytes`, and room left in the fill budget.
-    pub fn new(
-        inner: B,
-        keeper: Keeper<'_>,
-        version: Option<ToKeep>,
-        length: Option<u64>,
-    ) -> Keeping<B> {
-        let fill = version.and_then(|version| {
-            let length = usize::try_from(length?).ok()?;
-            if length == 0 || length > keeper.cache.max_page() {
-                return None;
-            }
-            let Some(room) = keeper.cache.reserve(length) else {
-                keeper.metrics.count_passthrough(keeper.site, "bypass");
-                return None;
-            };
-            Some(Fill {
-                version,
-                copy: BytesMut::with_capacity(length),
-                length,
-                room,
-                metrics: keeper.metrics.clone(),
-                site: Arc::clone(keeper.site),
-            })
-        });
-        Keeping { inner, fill }
+/// The body to send: `inner` copied on the side when `version` is worth keeping — its
+/// length known, above 0, within `page_cache_page_bytes`, and room left in the fill
+/// budget — and `inner` itself otherwise, so a response that cannot be kept streams
+/// without the copying wrapper.
+pub fn body<B>(
+    inner: B,
+    keeper: Keeper<'_>,
+    version: Option<ToKeep>,
+    length: Option<u64>,
+) -> UnsyncBoxBody<Bytes, B::Error>
+where
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+{
+    match version.and_then(|version| Fill::start(keeper, version, length?)) {
+        Some(fill) => Keeping {
+            inner,
+            fill: Some(fill),
+        }
+        .boxed_unsync(),
+        None => inner.boxed_unsync(),
     }
 }
 
 impl Fill {
+    fn start(keeper: Keeper<'_>, version: ToKeep, length: u64) -> Option<Fill> {
+        let length = usize::try_from(length).ok()?;
+        if length == 0 || length > keeper.cache.max_page() {
+            return None;
+        }
+        let Some(room) = keeper.cache.reserve(length) else {
+            keeper.metrics.count_passthrough(keeper.site, "bypass");
+            return None;
+        };
+        Some(Fill {
+            version,
+            copy: BytesMut::with_capacity(length),
+            length,
+            room,
+            metrics: keeper.metrics.clone(),
+            site: Arc::clone(keeper.site),
+        })
+    }
+
     /// Takes one data frame; `Some(self)` while the copy is still short of its length.
     fn take(mut self, data: &Bytes) -> Option<Fill> {
         if self.copy.len() + data.len() > self.length {
@@ -147,7 +159,6 @@ where
 mod tests {
     use super::*;
     use http::HeaderValue;
-    use http_body_util::BodyExt;
 
     use crate::rewrite::cache::VersionKey;
 
@@ -198,7 +209,7 @@ mod tests {
             site: &site,
         };
         let mut out = Vec::new();
-        let mut kept = Keeping::new(body(parts, fails), keeper, Some(version()), Some(length));
+        let mut kept = super::body(body(parts, fails), keeper, Some(version()), Some(length));
         while let Some(frame) = kept.frame().await {
             match frame {
                 Ok(frame) => out.extend_from_slice(frame.data_ref().expect("data")),

@@ -478,8 +478,7 @@ impl Proxy {
                 keeper.metrics.count_passthrough(keeper.site, "hit");
                 return Response::from_parts(parts, body::full(kept));
             }
-            let body = keep::Keeping::new(body, keeper, version, length);
-            return Response::from_parts(parts, body.boxed_unsync());
+            return Response::from_parts(parts, keep::body(body, keeper, version, length));
         };
         let origin = ex
             .facts
