@@ -115,15 +115,7 @@ async fn each_consent_class_gets_its_own_page_and_repeats_come_from_the_cache() 
             "no consent id in a page: {state}"
         );
         pages.push(page);
-        let record: serde_json::Value = client
-            .get(proxy.url(SITE_A, "/_cp/consent"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .expect("record")
-            .json()
-            .await
-            .expect("json");
+        let record = proxy.consent_record(&cookie).await;
         assert_eq!(record["decided"], true);
         assert_eq!(
             record["granted"],

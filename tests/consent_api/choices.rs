@@ -67,16 +67,7 @@ async fn accept_all_is_recorded_then_answered_with_a_signed_cookie_that_decides_
     );
 
     // The visitor's own record, for the preference centre (pages carry no consent id).
-    let record: Value = proxy
-        .client()
-        .get(proxy.url(SITE_A, "/_cp/consent"))
-        .header("cookie", &pair)
-        .send()
-        .await
-        .expect("record")
-        .json()
-        .await
-        .expect("json");
+    let record = proxy.consent_record(&pair).await;
     assert_eq!(record["id"], answer["id"]);
     assert_eq!(record["date"], answer["date"]);
     assert_eq!(record["granted"], answer["granted"]);

@@ -122,6 +122,20 @@ impl Proxy {
             .expect("text")
     }
 
+    /// The visitor's own consent record on site A, as the preference centre fetches it
+    /// (`GET /_cp/consent` with the visitor's `Cookie` header).
+    pub async fn consent_record(&self, cookie: &str) -> serde_json::Value {
+        self.client()
+            .get(self.url(SITE_A, "/_cp/consent"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("record")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// A client that resolves both test sites to the proxy.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
