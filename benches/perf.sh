@@ -284,6 +284,7 @@ peak_nx=$(( $(nginx_sum VmHWM "$WORK/px/nginx.pid") + $(nginx_sum VmHWM "$WORK/s
 echo
 echo "| memory | nginx (workers) | consent-proxy |"
 echo "|---|---|---|"
+echo "| RSS at rest, fresh process | $((before_nx / 1024)) MB | $((before_cp / 1024)) MB |"
 echo "| RSS with 1,000 idle keep-alive connections | $((during_nx / 1024)) MB | $((during_cp / 1024)) MB |"
 echo "| per idle connection | $(( (during_nx - before_nx) / 1000 )) KiB | $(( (during_cp - before_cp) / 1000 )) KiB |"
 echo "| peak RSS over the whole run (1,000 busy connections included; nginx: both proxies' workers, each worker's own peak) | $((peak_nx / 1024)) MB | $((peak_cp / 1024)) MB |"
