@@ -27,6 +27,9 @@ LIMITS=${LIMITS:-}
 SCALING=${SCALING:-}
 SCALE_SIZES=${SCALE_SIZES:-"1 10 100 1024"}   # KB; e.g. SCALE_SIZES=1 SCALE_CONNS=1 for one cell
 SCALE_CONNS=${SCALE_CONNS:-"1 10 100 1000"}
+# UPSTREAM_GZIP=1: the upstream compresses (nginx `gzip on`, `gzip_proxied any`: pages and JSON, as most
+# origins are set up); nginx `sub_filter` asks it for identity, as `sub_filter` requires.
+UPSTREAM_GZIP=${UPSTREAM_GZIP:-}
 UP_PORT=18180
 SUB_PORT=18181   # nginx proxy_pass + sub_filter + gzip
 PX_PORT=18182    # nginx proxy_pass (passthrough)
@@ -95,6 +98,7 @@ worker_processes 1;
 http {
     access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_requests 1000000;
     types { text/html html; application/json json; image/png png; application/pdf pdf; }
+    ${UPSTREAM_GZIP:+gzip on; gzip_vary on; gzip_proxied any; gzip_types application/json;}
     server { listen 127.0.0.1:$UP_PORT; root $WORK/www; }
 }
 CONF
@@ -174,6 +178,8 @@ parse_wrk() {
 run() { # port path conns coding cookie
     local args=(-t1 -c"$3" -d"$DURATION" --latency)
     [ "$4" = gzip ] && args+=(-H "Accept-Encoding: gzip")
+    # A browser asking for a page says so (Chromium's navigation `Accept`).
+    case "$2" in *.html) args+=(-H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8") ;; esac
     [ -n "$5" ] && args+=(-H "Cookie: $5")
     local out
     out=$(wrk "${args[@]}" "http://127.0.0.1:$1/$2" 2>&1)

@@ -390,3 +390,72 @@ async fn revalidation_can_be_turned_off() {
     let metrics = proxy.metrics().await;
     assert_eq!(lookups(&metrics, "hit"), 1, "the page cache still works");
 }
+
+/// What Chromium sends when it navigates to a page.
+const NAVIGATION: (&str, &str) = (
+    "accept",
+    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+);
+
+/// A visitor's gzipped answer, decoded.
+async fn gunzipped(resp: reqwest::Response) -> String {
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let bytes = resp.bytes().await.expect("body");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .expect("a whole gzip stream");
+    text
+}
+
+#[tokio::test]
+async fn a_nearby_upstream_is_asked_for_pages_uncompressed_so_their_etag_holds() {
+    // The fixture listens on 127.0.0.1: `upstream_page_coding = "auto"` finds it nearby.
+    let (upstream, proxy, client) = start("").await;
+    upstream.page_compressing("/", &[HTML, ("etag", "\"v1\"")], PAGE);
+    let browser = [NAVIGATION, ("accept-encoding", "gzip, deflate")];
+    let first = gunzipped(get_a(&client, &proxy, "/", &browser).await).await;
+    assert!(first.contains("data-cp-src=\"https://www.googletagmanager.com/gtag/js"));
+    assert_eq!(upstream.last().headers["accept-encoding"], "identity");
+    // Uncompressed, the page kept its strong tag: the next visitor costs the origin a 304.
+    let second = gunzipped(get_a(&client, &proxy, "/", &browser).await).await;
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("\"v1\""));
+    assert_eq!(upstream.not_modified_count(), 1);
+    assert_eq!(second, first);
+
+    // What is not a page keeps the visitor's codings: it passes through as the origin
+    // compressed it.
+    upstream.page_compressing(
+        "/plans.json",
+        &[("content-type", "application/json"), ("etag", "\"j1\"")],
+        "{\"plans\":[\"vast\",\"mobiel\"]}",
+    );
+    let fetch = [("accept", "*/*"), ("accept-encoding", "gzip")];
+    let json = gunzipped(get_a(&client, &proxy, "/plans.json", &fetch).await).await;
+    assert_eq!(json, "{\"plans\":[\"vast\",\"mobiel\"]}");
+    assert_eq!(upstream.last().headers["accept-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn compressed_pages_are_asked_for_when_the_site_says_so() {
+    let upstream = Upstream::start().await;
+    let proxy = Proxy::start(&support::config_text(
+        upstream.addr,
+        "",
+        "upstream_page_coding = \"compressed\"",
+    ))
+    .await;
+    let client = proxy.client();
+    upstream.page_compressing("/", &[HTML, ("etag", "\"v1\"")], PAGE);
+    let browser = [NAVIGATION, ("accept-encoding", "gzip")];
+    let first = gunzipped(get_a(&client, &proxy, "/", &browser).await).await;
+    assert_eq!(upstream.last().headers["accept-encoding"], "gzip");
+    // The origin's tag came back weak with its gzip: nothing can prove the kept page
+    // unchanged, so every request reads it whole (this is what `auto` avoids nearby).
+    let second = gunzipped(get_a(&client, &proxy, "/", &browser).await).await;
+    assert_eq!(second, first);
+    assert_eq!(upstream.last_if_none_match(), None);
+    assert_eq!(upstream.not_modified_count(), 0);
+    assert!(first.contains("data-cp-src=\"https://www.googletagmanager.com/gtag/js"));
+}

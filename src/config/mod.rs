@@ -285,6 +285,9 @@ pub struct SiteConfig {
     /// Send the visitor's `Host` upstream (default) rather than the upstream's own authority.
     #[serde(default = "yes")]
     pub preserve_host: bool,
+    /// Whether a request for a page asks the upstream to compress it (`proxy::page_coding`).
+    #[serde(default)]
+    pub upstream_page_coding: UpstreamPageCoding,
     /// Trackers added to (or overriding, by name) the built-in table.
     #[serde(default)]
     pub trackers: Vec<TrackerConfig>,
@@ -383,6 +386,21 @@ pub struct Hsts {
 
 fn one_year() -> Duration {
     Duration::from_secs(365 * 24 * 3600)
+}
+
+/// `[[site]] upstream_page_coding`: the coding a request for a page asks the upstream for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamPageCoding {
+    /// `identity` when the upstream is this machine or on a private network, else
+    /// `compressed`.
+    #[default]
+    Auto,
+    /// Uncompressed: the origin does not compress what the proxy decodes at once, and its
+    /// strong `ETag` survives, so a kept page is revalidated instead of read again.
+    Identity,
+    /// The visitor's codings the proxy can decode: fewer bytes from a distant origin.
+    Compressed,
 }
 
 /// The legal regime a site's visitors live under; it sets defaults a site may tighten.

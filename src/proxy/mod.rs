@@ -16,6 +16,7 @@ mod keep;
 mod outbound;
 mod own;
 mod page;
+mod page_coding;
 mod proof;
 mod refusal;
 pub mod request_body;

@@ -9,7 +9,8 @@ use hyper::body::Incoming;
 
 use super::route::{self, Site};
 use super::{
-    ConnInfo, Exchange, Proxy, X_REQUEST_ID, forwarding, hop, request_body, upgrade, upstream,
+    ConnInfo, Exchange, Proxy, X_REQUEST_ID, forwarding, hop, page_coding, request_body, upgrade,
+    upstream,
 };
 use crate::consent::enforce;
 use crate::rewrite;
@@ -44,9 +45,13 @@ impl Proxy {
             accept_language: parts.headers.get(header::ACCEPT_LANGUAGE).cloned(),
         });
         // Ask the upstream only for codings the rewriter can decode, and the visitor can
-        // take if the response passes through untouched.
-        let accept =
-            crate::coding::upstream_accept_encoding(parts.headers.get(header::ACCEPT_ENCODING));
+        // take if the response passes through untouched; a page from a nearby upstream
+        // uncompressed (`proxy::page_coding`).
+        let accept = if site.pages_identity && page_coding::asks_for_a_page(&parts.headers) {
+            page_coding::IDENTITY.clone()
+        } else {
+            crate::coding::upstream_accept_encoding(parts.headers.get(header::ACCEPT_ENCODING))
+        };
         parts.headers.insert(header::ACCEPT_ENCODING, accept);
         if let Some(upgrade) = upgrade {
             upgrade::restore(&mut parts.headers, upgrade);

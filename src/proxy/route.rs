@@ -20,6 +20,8 @@ pub struct Site {
     /// The verified client of an `https://` origin; plain origins use the shared pool.
     pub origin_tls: Option<super::upstream::TlsPool>,
     pub preserve_host: bool,
+    /// Requests for pages ask the upstream for `identity` (`proxy::page_coding`).
+    pub pages_identity: bool,
     pub has_tls: bool,
     /// The certificate comes from ACME (and may still be pending).
     pub acme: bool,
@@ -67,6 +69,10 @@ impl Site {
                 _ => None,
             },
             preserve_host: site.preserve_host,
+            pages_identity: super::page_coding::asks_identity(
+                site.upstream_page_coding,
+                uri.host().unwrap_or(""),
+            ),
             has_tls: site.tls.is_some(),
             acme: site.tls == Some(crate::config::SiteTls::Acme),
             hsts,

@@ -52,6 +52,8 @@ struct Canned {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// Gzipped for a request that accepts gzip, as nginx with `gzip on; gzip_proxied any`.
+    compress: bool,
 }
 
 impl Upstream {
@@ -130,6 +132,24 @@ impl Upstream {
         headers: &[(&str, &str)],
         body: impl Into<Vec<u8>>,
     ) {
+        self.insert(path, status, headers, body.into(), false);
+    }
+
+    /// Serves `body` at `path` as an origin that compresses does (nginx `gzip on;
+    /// gzip_proxied any`): to a request accepting gzip, gzipped with `Vary: Accept-Encoding`
+    /// and its `ETag` made weak (RFC 9110 §8.8.1).
+    pub fn page_compressing(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) {
+        self.insert(path, 200, headers, body.into(), true);
+    }
+
+    fn insert(
+        &self,
+        path: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        compress: bool,
+    ) {
         self.pages.lock().expect("lock").insert(
             path.to_owned(),
             Canned {
@@ -138,7 +158,8 @@ impl Upstream {
                     .iter()
                     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                     .collect(),
-                body: body.into(),
+                body,
+                compress,
             },
         );
     }
@@ -225,9 +246,30 @@ impl Upstream {
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             return resp;
         }
-        let mut resp = Response::new(http_body_util::Full::new(Bytes::from(canned.body)).boxed());
+        let gzip = canned.compress
+            && req
+                .headers()
+                .get_all("accept-encoding")
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|v| v.contains("gzip")));
+        let mut headers = canned.headers;
+        let body = if gzip {
+            for (k, v) in &mut headers {
+                if k.eq_ignore_ascii_case("etag") && !v.starts_with("W/") {
+                    *v = format!("W/{v}");
+                }
+            }
+            headers.push(("content-encoding".into(), "gzip".into()));
+            headers.push(("vary".into(), "Accept-Encoding".into()));
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, &canned.body).expect("gzip");
+            e.finish().expect("gzip")
+        } else {
+            canned.body
+        };
+        let mut resp = Response::new(http_body_util::Full::new(Bytes::from(body)).boxed());
         *resp.status_mut() = StatusCode::from_u16(canned.status).expect("status");
-        for (k, v) in canned.headers {
+        for (k, v) in headers {
             resp.headers_mut().append(
                 http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
                 HeaderValue::from_str(&v).expect("value"),
