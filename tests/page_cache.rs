@@ -177,19 +177,8 @@ async fn each_coding_is_its_own_entry() {
     let (_upstream, proxy, client) = start("").await;
     let plain = get(&client, &proxy, "/", &[]).await;
     for _ in 0..2 {
-        let resp = client
-            .get(proxy.url(SITE_A, "/"))
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(resp.headers()["content-encoding"], "gzip");
-        let bytes = resp.bytes().await.expect("body");
-        let mut html = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut html)
-            .expect("a whole gzip stream");
-        assert_eq!(html, plain);
+        let resp = get_a(&client, &proxy, "/", &[("accept-encoding", "gzip")]).await;
+        assert_eq!(gunzipped(resp).await, plain);
     }
     let again = client
         .get(proxy.url(SITE_A, "/"))
