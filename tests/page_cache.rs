@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::io::Read;
-
 use consent_proxy::consent::Category;
 use support::{Proxy, SITE_A, Upstream, behind_proxy, consent_cookie, counter, get_a};
 
@@ -206,9 +204,7 @@ async fn large_pages_and_nonced_pages_stream_and_are_never_kept() {
         assert!(page.len() > 20_000);
     }
     // Small as the upstream sends it, large once decoded: streamed as well.
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, big.as_bytes()).expect("gzip");
-    let gz = gz.finish().expect("gzip");
+    let gz = support::gzip(big.as_bytes());
     assert!(gz.len() < 8192);
     upstream.page("/inflated", &[HTML, ("content-encoding", "gzip")], gz);
     for _ in 0..2 {
@@ -391,11 +387,7 @@ async fn gunzipped(resp: reqwest::Response) -> String {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-encoding"], "gzip");
     let bytes = resp.bytes().await.expect("body");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_string(&mut text)
-        .expect("a whole gzip stream");
-    text
+    String::from_utf8(support::gunzip(&bytes)).expect("utf-8")
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod support;
 
 use std::io::{Read, Write};
 
-use support::{Proxy, SITE_A, Upstream, config_text};
+use support::{Proxy, SITE_A, Upstream, config_text, gunzip, gzip};
 
 const PAGE: &str = "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
 <script async src=\"https://www.googletagmanager.com/gtag/js?id=G-DEMO1\"></script>\
@@ -15,20 +15,6 @@ const PAGE: &str = "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8
 <iframe width=\"560\" height=\"315\" src=\"https://www.youtube.com/embed/abc\"></iframe>\
 <noscript><img height=\"1\" width=\"1\" src=\"https://www.facebook.com/tr?id=1&ev=PageView&noscript=1\"></noscript>\
 </body></html>";
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).expect("gzip");
-    e.finish().expect("gzip")
-}
-
-fn gunzip(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("gunzip");
-    out
-}
 
 fn brotli(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

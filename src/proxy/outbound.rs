@@ -48,7 +48,7 @@ impl Proxy {
         // take if the response passes through untouched; a page from a nearby upstream
         // uncompressed (`proxy::page_coding`).
         let accept = if site.pages_identity && page_coding::asks_for_a_page(&parts.headers) {
-            page_coding::IDENTITY.clone()
+            HeaderValue::from_static("identity")
         } else {
             crate::coding::upstream_accept_encoding(parts.headers.get(header::ACCEPT_ENCODING))
         };

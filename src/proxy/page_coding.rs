@@ -15,7 +15,7 @@
 use std::net::IpAddr;
 
 use http::HeaderMap;
-use http::header::{self, HeaderValue};
+use http::header;
 
 use crate::config::UpstreamPageCoding;
 
@@ -72,11 +72,10 @@ pub fn asks_for_a_page(headers: &HeaderMap) -> bool {
     })
 }
 
-pub static IDENTITY: HeaderValue = HeaderValue::from_static("identity");
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn addresses_next_to_the_proxy_are_nearby() {

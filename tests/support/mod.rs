@@ -26,6 +26,21 @@ use consent_proxy::server::{self, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// `data` gzipped (as an origin compresses it).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut e, data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// `data` gunzipped, every member of it (a whole gzip stream or a panic).
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(data), &mut out)
+        .expect("a whole gzip stream");
+    out
+}
+
 pub const SITE_A: &str = "voipexpress.test";
 pub const SITE_B: &str = "regionummer.test";
 

@@ -261,9 +261,7 @@ impl Upstream {
             }
             headers.push(("content-encoding".into(), "gzip".into()));
             headers.push(("vary".into(), "Accept-Encoding".into()));
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            std::io::Write::write_all(&mut e, &canned.body).expect("gzip");
-            e.finish().expect("gzip")
+            super::gzip(&canned.body)
         } else {
             canned.body
         };
