@@ -30,6 +30,9 @@ SCALE_CONNS=${SCALE_CONNS:-"1 10 100 1000"}
 # UPSTREAM_GZIP=1: the upstream compresses (nginx `gzip on`, `gzip_proxied any`: pages and JSON, as most
 # origins are set up); nginx `sub_filter` asks it for identity, as `sub_filter` requires.
 UPSTREAM_GZIP=${UPSTREAM_GZIP:-}
+# UPSTREAM_ETAG=0: the upstream sends no `ETag`, only `Last-Modified` (nginx `etag off`, Apache
+# `FileETag None`): the proxy then revalidates by date.
+UPSTREAM_ETAG=${UPSTREAM_ETAG:-1}
 UP_PORT=18180
 SUB_PORT=18181   # nginx proxy_pass + sub_filter + gzip
 PX_PORT=18182    # nginx proxy_pass (passthrough)
@@ -82,6 +85,9 @@ python3 -c 'import json; print(json.dumps({"plans":[{"id":i,"name":"Zakelijk %d"
 # Passthrough bodies that are not text: an image and a 1 MB download (incompressible bytes).
 head -c 20480 /dev/urandom >"$WORK/www/logo.png"
 head -c 1048576 /dev/urandom >"$WORK/www/tarieven.pdf"
+# A site's files were written before the run, as on a real origin: a `Last-Modified` of
+# seconds ago is no validator (RFC 9110 §8.8.2.2), one of an hour ago is.
+touch -d '1 hour ago' "$WORK"/www/*
 
 nginx_common() {
     cat <<CONF
@@ -99,6 +105,7 @@ http {
     access_log off; sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_requests 1000000;
     types { text/html html; application/json json; image/png png; application/pdf pdf; }
     ${UPSTREAM_GZIP:+gzip on; gzip_vary on; gzip_proxied any; gzip_types application/json;}
+    $([ "$UPSTREAM_ETAG" = 0 ] && echo "etag off;")
     server { listen 127.0.0.1:$UP_PORT; root $WORK/www; }
 }
 CONF

@@ -1,6 +1,7 @@
 //! Passthrough responses (JSON, images, downloads) kept for revalidation through the real
-//! proxy: an unchanged resource with a strong `ETag` costs the upstream a `304` and comes
-//! from memory, byte for byte; a changed one is read again at once; `?id=2` never gets
+//! proxy: an unchanged resource with a strong `ETag` (or, from an origin that sends none,
+//! an old enough `Last-Modified` date) costs the upstream a `304` and comes from memory,
+//! byte for byte; a changed one is read again at once; `?id=2` never gets
 //! `?id=1`'s bytes under a shared tag; responses for one visitor only and credentialed
 //! requests are never kept; and the switch turns it off.
 
@@ -78,6 +79,26 @@ async fn an_unchanged_resource_costs_a_304_and_a_changed_one_is_read_again() {
     let (_, _, body) = get(&client, &proxy, "/plans.json", &[], "etag").await;
     assert_eq!(upstream.last_if_none_match().as_deref(), Some("\"v2\""));
     assert_eq!((body, upstream.not_modified_count()), (v2, 2));
+}
+
+#[tokio::test]
+async fn an_image_from_an_origin_without_etags_is_revalidated_by_its_date() {
+    let (upstream, proxy, client) = behind_proxy("").await;
+    // Apache with `FileETag None`: files carry only their modification date.
+    let modified = httpdate::fmt_http_date(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(86_400),
+    );
+    let logo: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
+    let image = [("content-type", "image/png"), ("last-modified", &modified)];
+    upstream.page("/logo.png", &image, logo.clone());
+    for _ in 0..2 {
+        let (status, date, body) = get(&client, &proxy, "/logo.png", &[], "last-modified").await;
+        assert_eq!((status, date.as_deref()), (200, Some(modified.as_str())));
+        assert!(body == logo, "the image arrived changed");
+    }
+    assert_eq!(upstream.last_if_modified_since(), Some(modified));
+    assert_eq!(upstream.not_modified_count(), 1);
+    assert_eq!(passthrough(&proxy.metrics().await, "hit"), 1);
 }
 
 #[tokio::test]

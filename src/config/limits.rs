@@ -72,16 +72,17 @@ pub struct Limits {
     pub page_cache_bytes: usize,
     /// The largest upstream page that may be kept; larger pages stream.
     pub page_cache_page_bytes: usize,
-    /// Ask the upstream `If-None-Match` for a kept page it gave a strong `ETag`, so an
-    /// unchanged page costs a `304` instead of its body. Off for an origin whose `ETag`s
-    /// do not change with the page.
+    /// Ask the upstream about a kept page it gave a strong validator — `If-None-Match`
+    /// for a strong `ETag`, else `If-Modified-Since` for a `Last-Modified` date at least
+    /// a minute older than its `Date` — so an unchanged page costs a `304` instead of its
+    /// body. Off for an origin whose validators do not change with the page.
     pub page_cache_revalidate: bool,
     /// Requests for a kept page that queue behind a revalidation share the next one
     /// instead of each asking the upstream (`proxy::coalesce`; exact: that question is
     /// sent after each of them arrived).
     pub page_cache_share_revalidations: bool,
     /// Responses that pass through untouched (JSON, images, downloads) with a strong
-    /// `ETag` are kept as they came and revalidated like pages (`proxy::keep`).
+    /// validator are kept as they came and revalidated like pages (`proxy::keep`).
     pub page_cache_passthrough: bool,
 }
 

@@ -19,21 +19,21 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
 use super::revalidate::{self, Revalidation, UpstreamBody};
 use super::route::Site;
 use super::{Exchange, Proxy};
-use crate::rewrite::cache::VersionKey;
+use crate::rewrite::cache::{Validator, VersionKey};
 use crate::telemetry::metrics::SiteLabels;
 
 /// The upstream's `304` for a kept version: which version it was asked about, and its
 /// fields (merged into the stored head as for the leader's own 304, RFC 9111 §4.3.4).
 #[derive(Debug)]
 pub struct NotModified {
-    pub etag: HeaderValue,
+    pub validator: Validator,
     pub headers: HeaderMap,
 }
 
@@ -97,11 +97,11 @@ pub struct Round {
 }
 
 impl Round {
-    /// The upstream answered this round's question: a `304` about `etag` is shared.
-    pub fn answered(mut self, status: StatusCode, etag: &HeaderValue, headers: &HeaderMap) {
+    /// The upstream answered this round's question: a `304` about `validator` is shared.
+    pub fn answered(mut self, status: StatusCode, validator: &Validator, headers: &HeaderMap) {
         if status == StatusCode::NOT_MODIFIED && !self.led.is_empty() {
             self.answer = Some(Arc::new(NotModified {
-                etag: etag.clone(),
+                validator: validator.clone(),
                 headers: headers.clone(),
             }));
         }
@@ -183,7 +183,7 @@ impl Proxy {
                     let turn = turn.await;
                     drop(waiting);
                     match turn {
-                        Ok(Turn::Answered(answer)) if answer.etag == version.etag => {
+                        Ok(Turn::Answered(answer)) if answer.validator == version.validator => {
                             self.metrics
                                 .page_cache
                                 .shared
@@ -201,7 +201,7 @@ impl Proxy {
         }
         let resp = self.upstream(req, site, ex).await?;
         if let (Some(round), Some((_, version))) = (round, kept) {
-            round.answered(resp.status(), &version.etag, resp.headers());
+            round.answered(resp.status(), &version.validator, resp.headers());
         }
         Ok(revalidate::answer(resp, asked))
     }
@@ -210,6 +210,7 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     fn key() -> VersionKey {
         VersionKey {
@@ -233,7 +234,7 @@ mod tests {
         }
     }
 
-    const ETAG: HeaderValue = HeaderValue::from_static("\"v1\"");
+    const ETAG: Validator = Validator::Tag(HeaderValue::from_static("\"v1\""));
 
     #[tokio::test]
     async fn requests_queued_behind_a_round_get_the_next_one_not_its_answer() {
@@ -253,7 +254,7 @@ mod tests {
         let Ok(Turn::Answered(answer)) = b.await else {
             panic!("answered by the second round")
         };
-        assert_eq!(answer.etag, ETAG);
+        assert_eq!(answer.validator, ETAG);
         // e queued during the second round: it leads the third, alone.
         let Ok(Turn::Lead(third)) = e.await else {
             panic!("e leads")

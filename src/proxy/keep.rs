@@ -160,7 +160,7 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
-    use crate::rewrite::cache::VersionKey;
+    use crate::rewrite::cache::{Validator, VersionKey};
 
     fn key() -> VersionKey {
         VersionKey {
@@ -173,7 +173,7 @@ mod tests {
     fn version() -> ToKeep {
         ToKeep {
             key: key(),
-            etag: HeaderValue::from_static("\"v1\""),
+            validator: Validator::Tag(HeaderValue::from_static("\"v1\"")),
             headers: Arc::default(),
         }
     }
@@ -230,7 +230,10 @@ mod tests {
         assert_eq!(sent, b"{\"plans\":[1,2]}");
         let kept = cache.version(&key()).expect("kept");
         assert_eq!(kept.source, Bytes::from_static(b"{\"plans\":[1,2]}"));
-        assert_eq!(kept.etag, "\"v1\"");
+        assert_eq!(
+            kept.validator,
+            Validator::Tag(HeaderValue::from_static("\"v1\""))
+        );
     }
 
     #[tokio::test]

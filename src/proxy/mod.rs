@@ -423,17 +423,17 @@ impl Proxy {
         let (mut parts, body) = resp.into_parts();
         // A version worth revalidating next time: its head as the upstream sent it.
         let to_keep = asked.as_ref().and_then(|r| {
-            let etag = revalidate::validator(parts.status, &parts.headers, r.kept.as_ref())?;
-            Some((etag, Arc::new(parts.headers.clone())))
+            let validator = revalidate::validator(parts.status, &parts.headers, r.kept.as_ref())?;
+            Some((validator, Arc::new(parts.headers.clone())))
         });
         let kept_source = asked
             .as_ref()
             .filter(|_| matches!(body, UpstreamBody::Kept(_)))
             .and_then(|r| r.kept.as_ref().map(|v| v.source.clone()));
         let version = match (asked, to_keep) {
-            (Some(asked), Some((etag, headers))) => Some(revalidate::ToKeep {
+            (Some(asked), Some((validator, headers))) => Some(revalidate::ToKeep {
                 key: asked.key,
-                etag,
+                validator,
                 headers,
             }),
             _ => None,

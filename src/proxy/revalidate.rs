@@ -1,13 +1,18 @@
 //! A kept page version checked with the upstream instead of read again: when the upstream
 //! gave the page a strong `ETag`, the next request for it asks `If-None-Match` (RFC 9110
-//! §13.1.2), and a `304 Not Modified` is answered with the kept body under the stored
-//! head, updated with the 304's fields (RFC 9111 §4.3.4), as nginx's
-//! `proxy_cache_revalidate` does. The rest of the response path then sees the upstream's
-//! page as if it had sent it whole, so the page cache serves its rewrite for the visitor's
-//! consent class — and a changed page (another `ETag`, a `200`) is rewritten anew.
+//! §13.1.2); when it sent no `ETag` but a `Last-Modified` date, `If-Modified-Since`
+//! (§13.1.3). A `304 Not Modified` is answered with the kept body under the stored head,
+//! updated with the 304's fields (RFC 9111 §4.3.4), as nginx's `proxy_cache_revalidate`
+//! does. The rest of the response path then sees the upstream's page as if it had sent it
+//! whole, so the page cache serves its rewrite for the visitor's consent class — and a
+//! changed page (another validator, a `200`) is rewritten anew.
 //!
 //! Only strong validators are used: a weak `ETag` promises an equivalent page, not the same
-//! bytes (RFC 9110 §8.8.1), and the cache's invalidation must be exact. A version is kept
+//! bytes (RFC 9110 §8.8.1), and the cache's invalidation must be exact. So a weak `ETag`
+//! rules the page out even when a date comes with it, and a `Last-Modified` date counts
+//! only when it is implicitly strong (§8.8.2.2): the origin's own `Date` is at least 60
+//! seconds later, so a second change within the same second cannot share the date. A
+//! version is kept
 //! only for a response any visitor may be given: no `Set-Cookie` (a visitor's own cookie
 //! never reaches another), `Vary` at most on `Accept-Encoding` (which is in the key), and
 //! no `Cache-Control: no-store` or `private`.
@@ -22,7 +27,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use crate::rewrite::cache::{PageCache, Version, VersionKey};
+use crate::rewrite::cache::{PageCache, Validator, Version, VersionKey};
 
 /// The upstream's response body: as it arrives, or a kept version's after a 304.
 pub enum UpstreamBody {
@@ -88,12 +93,15 @@ pub struct Revalidation {
     pub kept: Option<Version>,
 }
 
-/// Adds `If-None-Match` for the kept version of this page, if there is one.
+/// Adds the condition for the kept version of this page, if there is one.
 pub fn ask<B>(cache: &PageCache, key: VersionKey, req: &mut Request<B>) -> Revalidation {
     let kept = cache.version(&key);
     if let Some(version) = &kept {
-        req.headers_mut()
-            .insert(header::IF_NONE_MATCH, version.etag.clone());
+        let (name, value) = match &version.validator {
+            Validator::Tag(tag) => (header::IF_NONE_MATCH, tag),
+            Validator::Modified(date) => (header::IF_MODIFIED_SINCE, date),
+        };
+        req.headers_mut().insert(name, value.clone());
     }
     Revalidation { key, kept }
 }
@@ -142,17 +150,21 @@ pub fn from_kept(version: Version, not_modified: &HeaderMap) -> Response<Upstrea
 }
 
 /// Whether this upstream response's version may be kept for revalidation: its strong
-/// `ETag`, if so (and if it is not the version already kept).
+/// validator, if so (and if it is not the version already kept).
 pub fn validator(
     status: StatusCode,
     headers: &HeaderMap,
     kept: Option<&Version>,
-) -> Option<HeaderValue> {
+) -> Option<Validator> {
     if status != StatusCode::OK || headers.contains_key(header::SET_COOKIE) {
         return None;
     }
-    let etag = headers.get(header::ETAG)?;
-    if !is_strong(etag.as_bytes()) || kept.is_some_and(|v| v.etag == etag) {
+    let validator = match headers.get(header::ETAG) {
+        Some(etag) if is_strong(etag.as_bytes()) => Validator::Tag(etag.clone()),
+        Some(_) => return None,
+        None => Validator::Modified(strong_date(headers)?.clone()),
+    };
+    if kept.is_some_and(|v| v.validator == validator) {
         return None;
     }
     let varies_otherwise = headers
@@ -167,7 +179,19 @@ pub fn validator(
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .map(|d| d.split(|&b| b == b'=').next().unwrap_or(b"").trim_ascii())
         .any(|d| d.eq_ignore_ascii_case(b"no-store") || d.eq_ignore_ascii_case(b"private"));
-    (!varies_otherwise && !not_for_everyone).then(|| etag.clone())
+    (!varies_otherwise && !not_for_everyone).then_some(validator)
+}
+
+/// RFC 9110 §8.8.2.2: a `Last-Modified` date is implicitly strong when the origin's own
+/// `Date` is at least 60 seconds later (no second change can have the same date and be
+/// told apart by neither). Without a `Date` the gap is unknown, and the date is not used.
+fn strong_date(headers: &HeaderMap) -> Option<&HeaderValue> {
+    let modified = headers.get(header::LAST_MODIFIED)?;
+    let date = |v: &HeaderValue| httpdate::parse_http_date(v.to_str().ok()?).ok();
+    let gap = date(headers.get(header::DATE)?)?
+        .duration_since(date(modified)?)
+        .ok()?;
+    (gap >= std::time::Duration::from_secs(60)).then_some(modified)
 }
 
 /// RFC 9110 §8.8.3: `entity-tag = [ "W/" ] opaque-tag`, `opaque-tag = DQUOTE *etagc DQUOTE`.
@@ -183,7 +207,7 @@ fn is_strong(etag: &[u8]) -> bool {
 /// A version to keep once the page's whole body is known.
 pub struct ToKeep {
     pub key: VersionKey,
-    pub etag: HeaderValue,
+    pub validator: Validator,
     pub headers: Arc<HeaderMap>,
 }
 
@@ -192,7 +216,7 @@ impl ToKeep {
         cache.keep_version(
             self.key,
             Version {
-                etag: self.etag,
+                validator: self.validator,
                 headers: self.headers,
                 source,
             },
@@ -242,12 +266,68 @@ mod tests {
         }
         assert!(validator(StatusCode::NOT_FOUND, &headers(&[("etag", "\"v1\"")]), None).is_none());
         let kept = Version {
-            etag: HeaderValue::from_static("\"v1\""),
+            validator: Validator::Tag(HeaderValue::from_static("\"v1\"")),
             headers: Arc::default(),
             source: Bytes::new(),
         };
         assert!(validator(ok, &headers(&[("etag", "\"v1\"")]), Some(&kept)).is_none());
         assert!(validator(ok, &headers(&[("etag", "\"v2\"")]), Some(&kept)).is_some());
+    }
+
+    #[test]
+    fn a_date_stands_in_for_a_missing_etag_only_when_it_is_strong() {
+        let ok = StatusCode::OK;
+        const DATE: (&str, &str) = ("date", "Mon, 07 Dec 2026 20:00:00 GMT");
+        let old = headers(&[DATE, ("last-modified", "Mon, 07 Dec 2026 19:59:00 GMT")]);
+        assert_eq!(
+            validator(ok, &old, None),
+            Some(Validator::Modified(HeaderValue::from_static(
+                "Mon, 07 Dec 2026 19:59:00 GMT"
+            )))
+        );
+        // A strong ETag is the better validator when both are sent.
+        let both = headers(&[
+            DATE,
+            ("last-modified", "Mon, 07 Dec 2026 19:59:00 GMT"),
+            ("etag", "\"v1\""),
+        ]);
+        assert!(matches!(
+            validator(ok, &both, None),
+            Some(Validator::Tag(_))
+        ));
+        for refused in [
+            // Changed less than a minute before it was sent: another change in the same
+            // second would carry the same date.
+            headers(&[DATE, ("last-modified", "Mon, 07 Dec 2026 19:59:01 GMT")]),
+            headers(&[DATE, ("last-modified", "Mon, 07 Dec 2026 20:05:00 GMT")]),
+            headers(&[("last-modified", "Mon, 07 Dec 2026 19:00:00 GMT")]),
+            headers(&[DATE, ("last-modified", "yesterday")]),
+            headers(&[
+                ("date", "now"),
+                ("last-modified", "Mon, 07 Dec 2026 19:00:00 GMT"),
+            ]),
+            // The origin says its bytes may differ between equivalent versions.
+            headers(&[
+                DATE,
+                ("last-modified", "Mon, 07 Dec 2026 19:00:00 GMT"),
+                ("etag", "W/\"v1\""),
+            ]),
+            headers(&[
+                DATE,
+                ("last-modified", "Mon, 07 Dec 2026 19:00:00 GMT"),
+                ("set-cookie", "s=1"),
+            ]),
+        ] {
+            assert!(validator(ok, &refused, None).is_none(), "{refused:?}");
+        }
+        let kept = Version {
+            validator: validator(ok, &old, None).expect("strong"),
+            headers: Arc::default(),
+            source: Bytes::new(),
+        };
+        assert!(validator(ok, &old, Some(&kept)).is_none());
+        let newer = headers(&[DATE, ("last-modified", "Mon, 07 Dec 2026 19:58:00 GMT")]);
+        assert!(validator(ok, &newer, Some(&kept)).is_some());
     }
 
     #[test]

@@ -20,10 +20,11 @@
 //!
 //! The site's rules are not in the key: a configuration reload builds a new cache.
 //!
-//! When the upstream gave a page a strong `ETag`, the cache also keeps that version's
-//! response head and body ([`Version`]), so the next request for the page can ask the
-//! upstream `If-None-Match` and, on `304 Not Modified`, take the body from here instead
-//! of reading it again (what nginx's `proxy_cache_revalidate` does; `proxy::revalidate`).
+//! When the upstream gave a page a strong validator (an `ETag`, or a `Last-Modified` date
+//! old enough to be strong), the cache also keeps that version's response head and body
+//! ([`Version`]), so the next request for the page can ask the upstream `If-None-Match` or
+//! `If-Modified-Since` and, on `304 Not Modified`, take the body from here instead of
+//! reading it again (what nginx's `proxy_cache_revalidate` does; `proxy::revalidate`).
 //! Responses that pass through untouched (JSON, images, downloads) are kept the same way,
 //! as versions only (`proxy::keep`).
 
@@ -96,11 +97,21 @@ pub struct VersionKey {
     pub accept_encoding: http::HeaderValue,
 }
 
-/// A page version as the upstream sent it: its strong `ETag`, its response head, and its
-/// body (the same bytes as the [`Page::source`] of the pages rewritten from it).
+/// What identifies a kept version to the upstream, and so how it is asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validator {
+    /// A strong `ETag`, asked with `If-None-Match` (RFC 9110 §13.1.2).
+    Tag(http::HeaderValue),
+    /// From an origin that sends no `ETag` at all: a `Last-Modified` date that is
+    /// implicitly strong (RFC 9110 §8.8.2.2), asked with `If-Modified-Since` (§13.1.3).
+    Modified(http::HeaderValue),
+}
+
+/// A page version as the upstream sent it: its strong validator, its response head, and
+/// its body (the same bytes as the [`Page::source`] of the pages rewritten from it).
 #[derive(Debug, Clone)]
 pub struct Version {
-    pub etag: http::HeaderValue,
+    pub validator: Validator,
     pub headers: Arc<http::HeaderMap>,
     pub source: Bytes,
 }
@@ -216,7 +227,7 @@ impl PageCache {
         self.pages.insert(key, page);
     }
 
-    /// The version of a page last sent with a strong `ETag`.
+    /// The version of a page last sent with a strong validator.
     pub fn version(&self, key: &VersionKey) -> Option<Version> {
         self.versions.get(key)
     }

@@ -1,5 +1,6 @@
-//! The recording fixture upstream: canned pages (with `ETag`s answered `304` as nginx
-//! does), streamed bytes, a request-body sink, held and hanging answers, a WebSocket echo.
+//! The recording fixture upstream: canned pages (with `ETag`s and `Last-Modified` dates
+//! answered `304` as nginx does), streamed bytes, a request-body sink, held and hanging
+//! answers, a WebSocket echo.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -191,6 +192,14 @@ impl Upstream {
             .map(|v| v.to_str().expect("ascii").to_owned())
     }
 
+    /// What the last request asked with `If-Modified-Since`, if anything.
+    pub fn last_if_modified_since(&self) -> Option<String> {
+        self.last()
+            .headers
+            .get("if-modified-since")
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    }
+
     /// A receiver told each time a `/held` request arrives.
     pub fn on_held(&self) -> tmpsc::UnboundedReceiver<()> {
         let (tx, rx) = tmpsc::unbounded_channel();
@@ -212,25 +221,28 @@ impl Upstream {
 
     /// A canned page's answer for this request: `304` or the page.
     fn canned(&self, req: &Request<Incoming>, canned: Canned) -> Response<Body> {
+        let field = |name: &str| {
+            canned
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let asked = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
         // As nginx answers for its files: an `If-None-Match` naming the page's `ETag`
-        // (weak comparison, RFC 9110 §13.1.2) gets `304` with the page's other fields.
-        let etag = canned
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
-            .map(|(_, v)| v.trim_start_matches("W/").to_owned());
-        let asked = req
-            .headers()
-            .get("if-none-match")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(',')
-                    .map(|t| t.trim().trim_start_matches("W/").to_owned())
-            });
-        if let (Some(etag), Some(mut asked)) = (etag, asked)
-            && canned.status == 200
-            && asked.any(|t| t == etag)
-        {
+        // (weak comparison, RFC 9110 §13.1.2) gets `304` with the page's other fields;
+        // without one, an `If-Modified-Since` equal to its `Last-Modified` does (nginx's
+        // `if_modified_since exact`; §13.2.2 puts `If-None-Match` first).
+        let unchanged = match asked("if-none-match") {
+            Some(tags) => field("etag").is_some_and(|etag| {
+                let etag = etag.trim_start_matches("W/");
+                tags.split(',')
+                    .any(|t| t.trim().trim_start_matches("W/") == etag)
+            }),
+            None => asked("if-modified-since")
+                .is_some_and(|since| field("last-modified") == Some(since)),
+        };
+        if unchanged && canned.status == 200 {
             let mut resp = Response::new(http_body_util::Empty::new().boxed());
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
             for (k, v) in canned.headers.iter().filter(|(k, _)| {
