@@ -183,8 +183,9 @@ pub fn validator(
 }
 
 /// RFC 9110 §8.8.2.2: a `Last-Modified` date is implicitly strong when the origin's own
-/// `Date` is at least 60 seconds later (no second change can have the same date and be
-/// told apart by neither). Without a `Date` the gap is unknown, and the date is not used.
+/// `Date` is at least 60 seconds later: the page stood unchanged for a while before it was
+/// sent, so a later change gets a later date, whereas a date of the last second could be
+/// shared by a second change within it. Without a `Date` the gap is unknown: not used.
 fn strong_date(headers: &HeaderMap) -> Option<&HeaderValue> {
     let modified = headers.get(header::LAST_MODIFIED)?;
     let date = |v: &HeaderValue| httpdate::parse_http_date(v.to_str().ok()?).ok();
