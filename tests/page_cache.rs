@@ -4,8 +4,10 @@
 
 mod support;
 
+use std::time::Duration;
+
 use consent_proxy::consent::Category;
-use support::{Proxy, SITE_A, Upstream, behind_proxy, consent_cookie, counter, get_a};
+use support::{Proxy, SITE_A, Upstream, behind_proxy, consent_cookie, counter, date_ago, get_a};
 
 const PAGE: &str = "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
 <script async src=\"https://www.googletagmanager.com/gtag/js?id=G-DEMO1\"></script>\
@@ -328,29 +330,24 @@ async fn a_page_with_a_new_etag_is_read_again_and_kept_as_the_new_version() {
     assert_eq!(upstream.last_if_none_match(), None);
 }
 
-/// An HTTP date `ago` before now.
-fn date_ago(ago: std::time::Duration) -> String {
-    httpdate::fmt_http_date(std::time::SystemTime::now() - ago)
-}
-
 #[tokio::test]
 async fn a_page_without_an_etag_is_revalidated_by_a_date_old_enough_to_be_strong() {
     let (upstream, proxy, client) = start("").await;
-    let hour_ago = date_ago(std::time::Duration::from_secs(3600));
+    let hour_ago = date_ago(Duration::from_secs(3600));
     upstream.page("/", &[HTML, ("last-modified", &hour_ago)], PAGE);
     let v1 = get(&client, &proxy, "/", &[]).await;
     assert_eq!(upstream.last_if_modified_since(), None, "nothing kept yet");
     assert_eq!(get(&client, &proxy, "/", &[]).await, v1);
-    assert_eq!(upstream.last_if_modified_since(), Some(hour_ago.clone()));
+    assert_eq!(upstream.last_if_modified_since().as_ref(), Some(&hour_ago));
     assert_eq!(upstream.last_if_none_match(), None);
     assert_eq!(upstream.not_modified_count(), 1);
 
     // Changed since: the upstream's new page is served and becomes the version asked about.
-    let minutes_ago = date_ago(std::time::Duration::from_secs(600));
+    let minutes_ago = date_ago(Duration::from_secs(600));
     let changed = PAGE.replace("Versie 1", "Versie 2");
     upstream.page("/", &[HTML, ("last-modified", &minutes_ago)], changed);
     let v2 = get(&client, &proxy, "/", &[]).await;
-    assert_eq!(upstream.last_if_modified_since(), Some(hour_ago));
+    assert_eq!(upstream.last_if_modified_since().as_ref(), Some(&hour_ago));
     assert!(v2.contains("Versie 2") && !v2.contains("Versie 1"), "{v2}");
     assert_eq!(get(&client, &proxy, "/", &[]).await, v2);
     assert_eq!(upstream.last_if_modified_since(), Some(minutes_ago));
@@ -359,18 +356,11 @@ async fn a_page_without_an_etag_is_revalidated_by_a_date_old_enough_to_be_strong
     // A date within a minute of the upstream's own `Date` could be shared by a second
     // change in the same second (RFC 9110 §8.8.2.2); a weak `ETag` says the bytes may
     // differ whatever the date. Neither is ever asked about.
-    let just_now = date_ago(std::time::Duration::ZERO);
+    let just_now = date_ago(Duration::ZERO);
     upstream.page("/fresh", &[HTML, ("last-modified", &just_now)], PAGE);
     upstream.page(
         "/weak",
-        &[
-            HTML,
-            (
-                "last-modified",
-                &date_ago(std::time::Duration::from_secs(3600)),
-            ),
-            ("etag", "W/\"v1\""),
-        ],
+        &[HTML, ("last-modified", &hour_ago), ("etag", "W/\"v1\"")],
         PAGE,
     );
     for path in ["/fresh", "/weak", "/fresh", "/weak"] {

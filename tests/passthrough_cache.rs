@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{Proxy, behind_proxy, counter, get_a};
+use support::{Proxy, behind_proxy, counter, date_ago, get_a};
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 
@@ -85,9 +85,7 @@ async fn an_unchanged_resource_costs_a_304_and_a_changed_one_is_read_again() {
 async fn an_image_from_an_origin_without_etags_is_revalidated_by_its_date() {
     let (upstream, proxy, client) = behind_proxy("").await;
     // Apache with `FileETag None`: files carry only their modification date.
-    let modified = httpdate::fmt_http_date(
-        std::time::SystemTime::now() - std::time::Duration::from_secs(86_400),
-    );
+    let modified = date_ago(std::time::Duration::from_secs(86_400));
     let logo: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
     let image = [("content-type", "image/png"), ("last-modified", &modified)];
     upstream.page("/logo.png", &image, logo.clone());

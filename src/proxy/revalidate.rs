@@ -162,9 +162,12 @@ pub fn validator(
     let validator = match headers.get(header::ETAG) {
         Some(etag) if is_strong(etag.as_bytes()) => Validator::Tag(etag.clone()),
         Some(_) => return None,
-        None => Validator::Modified(strong_date(headers)?.clone()),
+        None => Validator::Modified(headers.get(header::LAST_MODIFIED)?.clone()),
     };
-    if kept.is_some_and(|v| v.validator == validator) {
+    // The version already kept (every answer rebuilt from a 304) needs no dates parsed.
+    if kept.is_some_and(|v| v.validator == validator)
+        || (matches!(validator, Validator::Modified(_)) && !implicitly_strong(headers))
+    {
         return None;
     }
     let varies_otherwise = headers
@@ -186,13 +189,12 @@ pub fn validator(
 /// `Date` is at least 60 seconds later: the page stood unchanged for a while before it was
 /// sent, so a later change gets a later date, whereas a date of the last second could be
 /// shared by a second change within it. Without a `Date` the gap is unknown: not used.
-fn strong_date(headers: &HeaderMap) -> Option<&HeaderValue> {
-    let modified = headers.get(header::LAST_MODIFIED)?;
-    let date = |v: &HeaderValue| httpdate::parse_http_date(v.to_str().ok()?).ok();
-    let gap = date(headers.get(header::DATE)?)?
-        .duration_since(date(modified)?)
-        .ok()?;
-    (gap >= std::time::Duration::from_secs(60)).then_some(modified)
+fn implicitly_strong(headers: &HeaderMap) -> bool {
+    let date = |name| httpdate::parse_http_date(headers.get(name)?.to_str().ok()?).ok();
+    let gap = date(header::DATE)
+        .zip(date(header::LAST_MODIFIED))
+        .and_then(|(sent, modified)| sent.duration_since(modified).ok());
+    gap.is_some_and(|gap| gap >= std::time::Duration::from_secs(60))
 }
 
 /// RFC 9110 §8.8.3: `entity-tag = [ "W/" ] opaque-tag`, `opaque-tag = DQUOTE *etagc DQUOTE`.

@@ -41,6 +41,11 @@ pub fn gunzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An HTTP date (RFC 9110 §5.6.7) `ago` before now, as an origin dates a file.
+pub fn date_ago(ago: Duration) -> String {
+    httpdate::fmt_http_date(std::time::SystemTime::now() - ago)
+}
+
 pub const SITE_A: &str = "voipexpress.test";
 pub const SITE_B: &str = "regionummer.test";
 
