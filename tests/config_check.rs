@@ -281,3 +281,32 @@ tls = "acme"
     assert!(!out.status.success());
     assert!(stderr.contains("field `acme.directory`"), "{stderr}");
 }
+
+#[test]
+fn an_unknown_validator_is_named_with_the_ones_there_are() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+listen = ["127.0.0.1:8080"]
+
+[[site]]
+name = "telefonie-io"
+hosts = ["telefonie.io"]
+upstream = "http://127.0.0.1:3002"
+jurisdiction = "nl"
+revalidate_with = ["etag", "date"]
+"#,
+    )
+    .expect("write");
+    let (ok, _, stderr) = check(&path);
+    assert!(!ok);
+    let line = format!(
+        "{}: site `telefonie-io`: field `revalidate_with[1]`: unknown variant `date`, \
+         expected `etag` or `last-modified`",
+        path.display()
+    );
+    assert!(stderr.contains(&line), "{stderr}");
+}

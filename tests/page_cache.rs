@@ -371,6 +371,58 @@ async fn a_page_without_an_etag_is_revalidated_by_a_date_old_enough_to_be_strong
     assert_eq!(upstream.not_modified_count(), 2);
 }
 
+/// A site proxied with `revalidate_with`, its upstream serving `/dated` (a date an hour
+/// old, no `ETag`) and `/tagged` (both).
+async fn trusting(with: &str) -> (Upstream, Proxy, reqwest::Client, String) {
+    let upstream = Upstream::start().await;
+    let site = format!("revalidate_with = {with}");
+    let proxy = Proxy::start(&support::config_text(upstream.addr, "", &site)).await;
+    let hour_ago = date_ago(Duration::from_secs(3600));
+    upstream.page("/dated", &[HTML, ("last-modified", &hour_ago)], PAGE);
+    let tagged = [HTML, ("last-modified", &hour_ago), ("etag", "\"v1\"")];
+    upstream.page("/tagged", &tagged, PAGE);
+    let client = proxy.client();
+    (upstream, proxy, client, hour_ago)
+}
+
+#[tokio::test]
+async fn a_site_chooses_the_validators_its_upstream_is_asked_by() {
+    // Dates not trusted (a CMS dating a page by its article while the sidebar changes):
+    // the dated page is read whole every time, the tagged one still asked by its tag.
+    let (upstream, proxy, client, _) = trusting(r#"["etag"]"#).await;
+    for _ in 0..2 {
+        get(&client, &proxy, "/dated", &[]).await;
+        assert_eq!(upstream.last_if_modified_since(), None);
+        assert_eq!(upstream.last_if_none_match(), None);
+    }
+    for _ in 0..2 {
+        get(&client, &proxy, "/tagged", &[]).await;
+    }
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("\"v1\""));
+    assert_eq!(upstream.last_if_modified_since(), None);
+    assert_eq!(upstream.not_modified_count(), 1);
+
+    // Tags not trusted (Apache's inode-based tags differ between the origin's servers):
+    // the tagged page is asked by its date, and its 304 still answered with the kept page.
+    let (upstream, proxy, client, hour_ago) = trusting(r#"["last-modified"]"#).await;
+    let first = get(&client, &proxy, "/tagged", &[]).await;
+    assert_eq!(get(&client, &proxy, "/tagged", &[]).await, first);
+    assert_eq!(upstream.last_if_modified_since(), Some(hour_ago));
+    assert_eq!(upstream.last_if_none_match(), None);
+    assert_eq!(upstream.not_modified_count(), 1);
+
+    // Neither: every page read whole; the rewrite of an unchanged body still comes from
+    // the cache.
+    let (upstream, proxy, client, _) = trusting("[]").await;
+    for path in ["/dated", "/tagged", "/dated", "/tagged"] {
+        get(&client, &proxy, path, &[]).await;
+        assert_eq!(upstream.last_if_modified_since(), None, "{path}");
+        assert_eq!(upstream.last_if_none_match(), None, "{path}");
+    }
+    assert_eq!(upstream.not_modified_count(), 0);
+    assert_eq!(lookups(&proxy.metrics().await, "hit"), 2);
+}
+
 #[tokio::test]
 async fn weak_etags_cookies_and_the_visitors_own_conditions_are_left_alone() {
     let (upstream, proxy, client) = start("").await;

@@ -288,6 +288,10 @@ pub struct SiteConfig {
     /// Whether a request for a page asks the upstream to compress it (`proxy::page_coding`).
     #[serde(default)]
     pub upstream_page_coding: UpstreamPageCoding,
+    /// The validators a kept page or response of this site is checked by with its upstream
+    /// (`proxy::revalidate`); default both, `[]` reads every page whole.
+    #[serde(default = "every_validator")]
+    pub revalidate_with: Vec<RevalidateWith>,
     /// Trackers added to (or overriding, by name) the built-in table.
     #[serde(default)]
     pub trackers: Vec<TrackerConfig>,
@@ -401,6 +405,22 @@ pub enum UpstreamPageCoding {
     Identity,
     /// The visitor's codings the proxy can decode: fewer bytes from a distant origin.
     Compressed,
+}
+
+/// `[[site]] revalidate_with`: a validator the upstream's answers may be checked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevalidateWith {
+    /// A strong `ETag`, asked `If-None-Match` (RFC 9110 §13.1.2). Leave it out for an origin
+    /// whose tags differ between its servers (Apache's inode-based `FileETag`).
+    Etag,
+    /// A `Last-Modified` date, asked `If-Modified-Since` (§13.1.3). Leave it out for an
+    /// origin whose date stays while the page changes (a CMS dating a page by its article).
+    LastModified,
+}
+
+fn every_validator() -> Vec<RevalidateWith> {
+    vec![RevalidateWith::Etag, RevalidateWith::LastModified]
 }
 
 /// The legal regime a site's visitors live under; it sets defaults a site may tighten.

@@ -305,8 +305,9 @@ impl Proxy {
         state
     }
 
-    /// Phase 2½: a page whose version the cache keeps is asked `If-None-Match`, so an
-    /// unchanged page costs the upstream a 304 instead of its body (`proxy::revalidate`).
+    /// Phase 2½: a page whose version the cache keeps is asked `If-None-Match` or
+    /// `If-Modified-Since` (as the site's `revalidate_with` allows), so an unchanged page
+    /// costs the upstream a 304 instead of its body (`proxy::revalidate`).
     fn revalidation(
         &self,
         req: &mut Request<upstream::UpstreamBody>,
@@ -315,7 +316,8 @@ impl Proxy {
     ) -> Option<Revalidation> {
         let cache = self.page_cache.as_ref()?;
         let facts = ex.facts.as_ref()?;
-        if !self.limits.page_cache_revalidate || !revalidate::may_ask(req) {
+        if !self.limits.page_cache_revalidate || !site.revalidate.any() || !revalidate::may_ask(req)
+        {
             return None;
         }
         let key = rewrite::cache::VersionKey {
@@ -423,7 +425,12 @@ impl Proxy {
         let (mut parts, body) = resp.into_parts();
         // A version worth revalidating next time: its head as the upstream sent it.
         let to_keep = asked.as_ref().and_then(|r| {
-            let validator = revalidate::validator(parts.status, &parts.headers, r.kept.as_ref())?;
+            let validator = revalidate::validator(
+                parts.status,
+                &parts.headers,
+                r.kept.as_ref(),
+                site.revalidate,
+            )?;
             Some((validator, Arc::new(parts.headers.clone())))
         });
         let kept_source = asked

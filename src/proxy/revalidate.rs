@@ -27,6 +27,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::config::RevalidateWith;
 use crate::rewrite::cache::{PageCache, Validator, Version, VersionKey};
 
 /// The upstream's response body: as it arrives, or a kept version's after a 304.
@@ -66,6 +67,26 @@ impl Body for UpstreamBody {
     }
 }
 
+/// The validators a site's upstream is trusted with (`[[site]] revalidate_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trusted {
+    pub tags: bool,
+    pub dates: bool,
+}
+
+impl Trusted {
+    pub fn new(with: &[RevalidateWith]) -> Trusted {
+        Trusted {
+            tags: with.contains(&RevalidateWith::Etag),
+            dates: with.contains(&RevalidateWith::LastModified),
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.tags || self.dates
+    }
+}
+
 /// A request that may be revalidated: a plain `GET` of the whole page, with no conditions
 /// of the visitor's own (those go to the upstream untouched, as before), and no
 /// credentials: a shared cache keeps no answer to a request carrying `Authorization`
@@ -93,7 +114,8 @@ pub struct Revalidation {
     pub kept: Option<Version>,
 }
 
-/// Adds the condition for the kept version of this page, if there is one.
+/// Adds the condition for the kept version of this page, if there is one. (A reload
+/// builds a new cache, so a kept version's validator is always one the site trusts.)
 pub fn ask<B>(cache: &PageCache, key: VersionKey, req: &mut Request<B>) -> Revalidation {
     let kept = cache.version(&key);
     if let Some(version) = &kept {
@@ -150,19 +172,22 @@ pub fn from_kept(version: Version, not_modified: &HeaderMap) -> Response<Upstrea
 }
 
 /// Whether this upstream response's version may be kept for revalidation: its strong
-/// validator, if so (and if it is not the version already kept).
+/// validator of a kind the site trusts, if so (and if it is not the version already kept).
+/// A strong `ETag` wins over a date; a site not trusting tags is asked by the date.
 pub fn validator(
     status: StatusCode,
     headers: &HeaderMap,
     kept: Option<&Version>,
+    trusted: Trusted,
 ) -> Option<Validator> {
     if status != StatusCode::OK || headers.contains_key(header::SET_COOKIE) {
         return None;
     }
     let validator = match headers.get(header::ETAG) {
-        Some(etag) if is_strong(etag.as_bytes()) => Validator::Tag(etag.clone()),
-        Some(_) => return None,
-        None => Validator::Modified(headers.get(header::LAST_MODIFIED)?.clone()),
+        Some(etag) if !is_strong(etag.as_bytes()) => return None,
+        Some(etag) if trusted.tags => Validator::Tag(etag.clone()),
+        _ if trusted.dates => Validator::Modified(headers.get(header::LAST_MODIFIED)?.clone()),
+        _ => return None,
     };
     // The version already kept (every answer rebuilt from a 304) needs no dates parsed.
     if kept.is_some_and(|v| v.validator == validator)
@@ -243,12 +268,26 @@ mod tests {
             .collect()
     }
 
+    const EVERY: Trusted = Trusted {
+        tags: true,
+        dates: true,
+    };
+
+    /// The validator kept for a site trusting both kinds (the default).
+    fn kept_by(
+        status: StatusCode,
+        headers: &HeaderMap,
+        kept: Option<&Version>,
+    ) -> Option<Validator> {
+        validator(status, headers, kept, EVERY)
+    }
+
     #[test]
     fn only_strong_validators_of_pages_for_everyone_are_kept() {
         let ok = StatusCode::OK;
-        assert!(validator(ok, &headers(&[("etag", "\"v1\"")]), None).is_some());
+        assert!(kept_by(ok, &headers(&[("etag", "\"v1\"")]), None).is_some());
         assert!(
-            validator(
+            kept_by(
                 ok,
                 &headers(&[("etag", "\"v1\""), ("vary", "Accept-Encoding")]),
                 None
@@ -265,16 +304,16 @@ mod tests {
             headers(&[("etag", "\"v1\""), ("cache-control", "max-age=0, private")]),
             headers(&[("etag", "\"v1\""), ("cache-control", "no-store")]),
         ] {
-            assert!(validator(ok, &refused, None).is_none(), "{refused:?}");
+            assert!(kept_by(ok, &refused, None).is_none(), "{refused:?}");
         }
-        assert!(validator(StatusCode::NOT_FOUND, &headers(&[("etag", "\"v1\"")]), None).is_none());
+        assert!(kept_by(StatusCode::NOT_FOUND, &headers(&[("etag", "\"v1\"")]), None).is_none());
         let kept = Version {
             validator: Validator::Tag(HeaderValue::from_static("\"v1\"")),
             headers: Arc::default(),
             source: Bytes::new(),
         };
-        assert!(validator(ok, &headers(&[("etag", "\"v1\"")]), Some(&kept)).is_none());
-        assert!(validator(ok, &headers(&[("etag", "\"v2\"")]), Some(&kept)).is_some());
+        assert!(kept_by(ok, &headers(&[("etag", "\"v1\"")]), Some(&kept)).is_none());
+        assert!(kept_by(ok, &headers(&[("etag", "\"v2\"")]), Some(&kept)).is_some());
     }
 
     #[test]
@@ -283,7 +322,7 @@ mod tests {
         const DATE: (&str, &str) = ("date", "Mon, 07 Dec 2026 20:00:00 GMT");
         let old = headers(&[DATE, ("last-modified", "Mon, 07 Dec 2026 19:59:00 GMT")]);
         assert_eq!(
-            validator(ok, &old, None),
+            kept_by(ok, &old, None),
             Some(Validator::Modified(HeaderValue::from_static(
                 "Mon, 07 Dec 2026 19:59:00 GMT"
             )))
@@ -294,10 +333,7 @@ mod tests {
             ("last-modified", "Mon, 07 Dec 2026 19:59:00 GMT"),
             ("etag", "\"v1\""),
         ]);
-        assert!(matches!(
-            validator(ok, &both, None),
-            Some(Validator::Tag(_))
-        ));
+        assert!(matches!(kept_by(ok, &both, None), Some(Validator::Tag(_))));
         for refused in [
             // Changed less than a minute before it was sent: another change in the same
             // second would carry the same date.
@@ -321,16 +357,53 @@ mod tests {
                 ("set-cookie", "s=1"),
             ]),
         ] {
-            assert!(validator(ok, &refused, None).is_none(), "{refused:?}");
+            assert!(kept_by(ok, &refused, None).is_none(), "{refused:?}");
         }
         let kept = Version {
-            validator: validator(ok, &old, None).expect("strong"),
+            validator: kept_by(ok, &old, None).expect("strong"),
             headers: Arc::default(),
             source: Bytes::new(),
         };
-        assert!(validator(ok, &old, Some(&kept)).is_none());
+        assert!(kept_by(ok, &old, Some(&kept)).is_none());
         let newer = headers(&[DATE, ("last-modified", "Mon, 07 Dec 2026 19:58:00 GMT")]);
-        assert!(validator(ok, &newer, Some(&kept)).is_some());
+        assert!(kept_by(ok, &newer, Some(&kept)).is_some());
+    }
+
+    #[test]
+    fn a_site_is_asked_only_by_the_validators_it_trusts() {
+        let ok = StatusCode::OK;
+        let both = headers(&[
+            ("date", "Mon, 07 Dec 2026 20:00:00 GMT"),
+            ("last-modified", "Mon, 07 Dec 2026 19:00:00 GMT"),
+            ("etag", "\"v1\""),
+        ]);
+        let dated = HeaderValue::from_static("Mon, 07 Dec 2026 19:00:00 GMT");
+        let tags = Trusted::new(&[RevalidateWith::Etag]);
+        let dates = Trusted::new(&[RevalidateWith::LastModified]);
+        assert!(matches!(
+            validator(ok, &both, None, tags),
+            Some(Validator::Tag(_))
+        ));
+        // Tags not trusted (they differ between the origin's servers): the date asks.
+        assert_eq!(
+            validator(ok, &both, None, dates),
+            Some(Validator::Modified(dated))
+        );
+        let undated = headers(&[
+            ("date", "Mon, 07 Dec 2026 20:00:00 GMT"),
+            ("last-modified", "Mon, 07 Dec 2026 19:00:00 GMT"),
+        ]);
+        assert_eq!(validator(ok, &undated, None, tags), None);
+        let neither = Trusted::new(&[]);
+        assert!(!neither.any());
+        assert_eq!(validator(ok, &both, None, neither), None);
+        // A weak tag still rules the date out: the bytes may differ.
+        let weak = headers(&[
+            ("date", "Mon, 07 Dec 2026 20:00:00 GMT"),
+            ("last-modified", "Mon, 07 Dec 2026 19:00:00 GMT"),
+            ("etag", "W/\"v1\""),
+        ]);
+        assert_eq!(validator(ok, &weak, None, dates), None);
     }
 
     #[test]

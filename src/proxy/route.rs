@@ -22,6 +22,8 @@ pub struct Site {
     pub preserve_host: bool,
     /// Requests for pages ask the upstream for `identity` (`proxy::page_coding`).
     pub pages_identity: bool,
+    /// The validators kept pages and responses are revalidated by (`proxy::revalidate`).
+    pub revalidate: super::revalidate::Trusted,
     pub has_tls: bool,
     /// The certificate comes from ACME (and may still be pending).
     pub acme: bool,
@@ -73,6 +75,7 @@ impl Site {
                 site.upstream_page_coding,
                 uri.host().unwrap_or(""),
             ),
+            revalidate: super::revalidate::Trusted::new(&site.revalidate_with),
             has_tls: site.tls.is_some(),
             acme: site.tls == Some(crate::config::SiteTls::Acme),
             hsts,
