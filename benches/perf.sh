@@ -28,7 +28,8 @@ SCALING=${SCALING:-}
 SCALE_SIZES=${SCALE_SIZES:-"1 10 100 1024"}   # KB; e.g. SCALE_SIZES=1 SCALE_CONNS=1 for one cell
 SCALE_CONNS=${SCALE_CONNS:-"1 10 100 1000"}
 # UPSTREAM_GZIP=1: the upstream compresses (nginx `gzip on`, `gzip_proxied any`: pages and JSON, as most
-# origins are set up); nginx `sub_filter` asks it for identity, as `sub_filter` requires.
+# origins are set up); nginx `sub_filter` asks it for identity, as `sub_filter` requires. Adds a
+# cell: the JSON to a visitor accepting gzip (compressed by the upstream, its ETag weakened).
 UPSTREAM_GZIP=${UPSTREAM_GZIP:-}
 # UPSTREAM_ETAG=0: the upstream sends no `ETag`, only `Last-Modified` (nginx `etag off`, Apache
 # `FileETag None`): the proxy then revalidates by date.
@@ -256,13 +257,16 @@ if [ -n "$SCALING" ]; then
     exit 0
 fi
 : >"$RESULTS"
+CELLS=("home.html undecided gzip" "pricing.html undecided gzip" "home.html undecided identity"
+       "pricing.html undecided identity" "home.html granted gzip" "home.html granted identity"
+       "pricing.html granted gzip" "plans.json passthrough identity"
+       "logo.png passthrough identity" "tarieven.pdf passthrough identity")
+# A compressing upstream gzips the JSON for a visitor accepting gzip (and weakens its ETag).
+[ -n "$UPSTREAM_GZIP" ] && CELLS+=("plans.json passthrough gzip")
 echo "pages: $(wc -c <"$WORK/www/home.html") B, $(wc -c <"$WORK/www/pricing.html") B, json $(wc -c <"$WORK/www/plans.json") B, png $(wc -c <"$WORK/www/logo.png") B, pdf $(wc -c <"$WORK/www/tarieven.pdf") B; $ROUNDS round(s) x $DURATION per cell, wrk -t1"
 for round in $(seq 1 "$ROUNDS"); do
     for c in $CONNS; do
-        for cell in "home.html undecided gzip" "pricing.html undecided gzip" "home.html undecided identity" \
-                    "pricing.html undecided identity" "home.html granted gzip" "home.html granted identity" \
-                    "pricing.html granted gzip" "plans.json passthrough identity" \
-                    "logo.png passthrough identity" "tarieven.pdf passthrough identity"; do
+        for cell in "${CELLS[@]}"; do
             [ -n "$ONLY" ] && ! echo "$cell" | grep -Eq "$ONLY" && continue
             set -- $cell
             path=$1 visitor=$2 coding=$3

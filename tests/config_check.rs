@@ -305,7 +305,7 @@ revalidate_with = ["etag", "date"]
     assert!(!ok);
     let line = format!(
         "{}: site `telefonie-io`: field `revalidate_with[1]`: unknown variant `date`, \
-         expected `etag` or `last-modified`",
+         expected one of `etag`, `last-modified`, `weak-etag`",
         path.display()
     );
     assert!(stderr.contains(&line), "{stderr}");

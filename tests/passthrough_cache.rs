@@ -3,11 +3,12 @@
 //! an old enough `Last-Modified` date) costs the upstream a `304` and comes from memory,
 //! byte for byte; a changed one is read again at once; `?id=2` never gets
 //! `?id=1`'s bytes under a shared tag; responses for one visitor only and credentialed
-//! requests are never kept; and the switch turns it off.
+//! requests are never kept; a compressed response is revalidated by its weakened tag
+//! unless the site leaves weak tags out; and the switch turns it off.
 
 mod support;
 
-use support::{Proxy, behind_proxy, counter, date_ago, get_a};
+use support::{Proxy, Upstream, behind_proxy, counter, date_ago, get_a};
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 
@@ -177,4 +178,75 @@ async fn a_download_streams_whole_and_the_switch_turns_keeping_off() {
         );
     }
     assert_eq!(passthrough(&proxy.metrics().await, "kept"), 0);
+}
+
+/// The gzipped bytes of a response, decoded.
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut plain)
+        .expect("gzip");
+    plain
+}
+
+#[tokio::test]
+async fn a_compressed_response_is_revalidated_by_its_weakened_tag() {
+    let (upstream, proxy, client) = behind_proxy("").await;
+    // nginx `gzip on; gzip_proxied any; gzip_types application/json`: to a visitor
+    // accepting gzip the JSON comes compressed on the fly — chunked, without a length —
+    // and its `ETag` made weak (RFC 9110 §8.8.1).
+    let v1 = br#"{"plans":[{"name":"Basis","price":9}]}"#.repeat(40);
+    upstream.page_compressing("/plans.json", &[JSON, ("etag", "\"v1\"")], v1.clone());
+    let gzip = [("accept-encoding", "gzip")];
+    let (_, etag, first) = get(&client, &proxy, "/plans.json", &gzip, "etag").await;
+    assert_eq!(etag.as_deref(), Some("W/\"v1\""));
+    assert_eq!(gunzip(&first), v1);
+    let (status, coding, second) =
+        get(&client, &proxy, "/plans.json", &gzip, "content-encoding").await;
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("W/\"v1\""));
+    assert_eq!(upstream.not_modified_count(), 1);
+    assert_eq!((status, coding.as_deref()), (200, Some("gzip")));
+    assert!(second == first, "the kept bytes arrived changed");
+    assert_eq!(passthrough(&proxy.metrics().await, "hit"), 1);
+
+    // The visitor's codings are in the key: one asking for identity is never given the
+    // gzipped bytes, and gets the strong tag of its own version.
+    let identity = [("accept-encoding", "identity")];
+    let (_, etag, plain) = get(&client, &proxy, "/plans.json", &identity, "etag").await;
+    assert_eq!((etag.as_deref(), plain), (Some("\"v1\""), v1));
+
+    // Changed: a new weak tag, read at once and kept next.
+    let v2 = br#"{"plans":[{"name":"Basis","price":11}]}"#.repeat(40);
+    upstream.page_compressing("/plans.json", &[JSON, ("etag", "\"v2\"")], v2.clone());
+    let (_, etag, changed) = get(&client, &proxy, "/plans.json", &gzip, "etag").await;
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("W/\"v1\""));
+    assert_eq!((etag.as_deref(), gunzip(&changed)), (Some("W/\"v2\""), v2));
+    get(&client, &proxy, "/plans.json", &gzip, "etag").await;
+    assert_eq!(upstream.last_if_none_match().as_deref(), Some("W/\"v2\""));
+    assert_eq!(upstream.not_modified_count(), 2);
+}
+
+#[tokio::test]
+async fn a_site_not_trusting_weak_tags_reads_compressed_responses_whole() {
+    let upstream = Upstream::start().await;
+    let site = r#"revalidate_with = ["etag", "last-modified"]"#;
+    let proxy = Proxy::start(&support::config_text(upstream.addr, "", site)).await;
+    let client = proxy.client();
+    let plans = br#"{"plans":[{"name":"Basis","price":9}]}"#.repeat(40);
+    upstream.page_compressing("/plans.json", &[JSON, ("etag", "\"v1\"")], plans.clone());
+    for _ in 0..2 {
+        let (_, _, body) = get(
+            &client,
+            &proxy,
+            "/plans.json",
+            &[("accept-encoding", "gzip")],
+            "etag",
+        )
+        .await;
+        assert_eq!(gunzip(&body), plans);
+        assert_eq!(upstream.last_if_none_match(), None);
+    }
+    assert_eq!(passthrough(&proxy.metrics().await, "kept"), 0);
+    assert_eq!(upstream.not_modified_count(), 0);
 }

@@ -289,7 +289,7 @@ pub struct SiteConfig {
     #[serde(default)]
     pub upstream_page_coding: UpstreamPageCoding,
     /// The validators a kept page or response of this site is checked by with its upstream
-    /// (`proxy::revalidate`); default both, `[]` reads every page whole.
+    /// (`proxy::revalidate`); default all three, `[]` reads every page whole.
     #[serde(default = "every_validator")]
     pub revalidate_with: Vec<RevalidateWith>,
     /// Trackers added to (or overriding, by name) the built-in table.
@@ -417,10 +417,20 @@ pub enum RevalidateWith {
     /// A `Last-Modified` date, asked `If-Modified-Since` (§13.1.3). Leave it out for an
     /// origin whose date stays while the page changes (a CMS dating a page by its article).
     LastModified,
+    /// A weak `ETag` (`W/"…"`), asked `If-None-Match` for a passthrough response only
+    /// (RFC 9111 §4.3.1 lets a cache revalidate with one, as nginx and Varnish do): an
+    /// origin that compresses weakens its tag. Never for a page to rewrite, whose
+    /// invalidation must be exact. Leave it out for an origin whose weak tags cover
+    /// versions a visitor should not be given in place of each other.
+    WeakEtag,
 }
 
 fn every_validator() -> Vec<RevalidateWith> {
-    vec![RevalidateWith::Etag, RevalidateWith::LastModified]
+    vec![
+        RevalidateWith::Etag,
+        RevalidateWith::LastModified,
+        RevalidateWith::WeakEtag,
+    ]
 }
 
 /// The legal regime a site's visitors live under; it sets defaults a site may tighten.

@@ -1,17 +1,20 @@
 //! Responses that pass through untouched — a JSON document, an image, a script, a
-//! download — kept as versions for revalidation when the upstream sent them with a strong
-//! `ETag`: the next request asks `If-None-Match` (`proxy::revalidate`), and a `304` is
+//! download — kept as versions for revalidation when the upstream sent them with an `ETag`
+//! (a weak one as well: an origin that compresses weakens its tags) or an old enough
+//! `Last-Modified` date: the next request asks (`proxy::revalidate`), and a `304` is
 //! answered from memory, shared by the requests queued behind it (`proxy::coalesce`). What
 //! nginx's `proxy_cache` with `proxy_cache_revalidate` and `proxy_cache_lock` does for
 //! static assets, without a time-to-live: every request still asks the upstream, so a
 //! changed resource is never answered from memory.
 //!
 //! Nothing is held back: the bytes go to the visitor as they arrive (a large download gets
-//! no extra latency) and a copy is made on the side, bounded twice — by the response's
-//! `Content-Length` (at most `page_cache_page_bytes`) and by a budget over all copies in
-//! progress, so a thousand visitors starting the same download at once copy it a few
-//! times, not a thousand. A copy that does not end exactly at its `Content-Length` (an
-//! error, a body cut short) is dropped, never kept.
+//! no extra latency) and a copy is made on the side, bounded twice — by
+//! `page_cache_page_bytes` and by a budget over all copies in progress, so a thousand
+//! visitors starting the same download at once copy it a few times, not a thousand. A
+//! copy is kept only when the body is known to be whole: exactly its `Content-Length`, or
+//! the last chunk of a chunked body (what an origin that compresses on the fly sends;
+//! RFC 9112 §7.1) or the end of an HTTP/2 stream. A body ended by closing the connection
+//! is never kept — a cut-short one would look the same — nor one that fails or ends short.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,10 +35,37 @@ struct Keeping<B> {
     fill: Option<Fill>,
 }
 
+/// How the end of an upstream body is known, and so when a copy of it is whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// At its `Content-Length`.
+    Length(u64),
+    /// At its last chunk (RFC 9112 §7.1) or the end of its HTTP/2 stream: a connection
+    /// lost before it is an error, not an end.
+    Delimited,
+}
+
+impl End {
+    /// `None`: ended by the connection's close (RFC 9112 §6.3, item 8), never kept.
+    pub fn of(version: http::Version, headers: &http::HeaderMap) -> Option<End> {
+        if let Some(length) = headers.get(http::header::CONTENT_LENGTH) {
+            return length.to_str().ok()?.parse().ok().map(End::Length);
+        }
+        let chunked = headers
+            .get_all(http::header::TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+            .and_then(|v| v.as_bytes().rsplit(|&b| b == b',').next())
+            .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        (chunked || version >= http::Version::HTTP_2).then_some(End::Delimited)
+    }
+}
+
 struct Fill {
     version: ToKeep,
     copy: BytesMut,
-    length: usize,
+    /// `None` for a delimited body: its length is learnt as it arrives.
+    length: Option<usize>,
     /// Holds the fill budget (and the cache) until the copy is kept or dropped.
     room: Reservation,
     metrics: PageCacheMetrics,
@@ -50,19 +80,19 @@ pub struct Keeper<'a> {
 }
 
 /// The body to send: `inner` copied on the side when `version` is worth keeping — its
-/// length known, above 0, within `page_cache_page_bytes`, and room left in the fill
-/// budget — and `inner` itself otherwise, so a response that cannot be kept streams
-/// without the copying wrapper.
+/// end known, its length (if given) above 0 and within `page_cache_page_bytes`, and room
+/// left in the fill budget — and `inner` itself otherwise, so a response that cannot be
+/// kept streams without the copying wrapper.
 pub fn body<B>(
     inner: B,
     keeper: Keeper<'_>,
     version: Option<ToKeep>,
-    length: Option<u64>,
+    end: Option<End>,
 ) -> UnsyncBoxBody<Bytes, B::Error>
 where
     B: Body<Data = Bytes> + Unpin + Send + 'static,
 {
-    match version.and_then(|version| Fill::start(keeper, version, length?)) {
+    match version.and_then(|version| Fill::start(keeper, version, end?)) {
         Some(fill) => Keeping {
             inner,
             fill: Some(fill),
@@ -73,18 +103,21 @@ where
 }
 
 impl Fill {
-    fn start(keeper: Keeper<'_>, version: ToKeep, length: u64) -> Option<Fill> {
-        let length = usize::try_from(length).ok()?;
-        if length == 0 || length > keeper.cache.max_page() {
+    fn start(keeper: Keeper<'_>, version: ToKeep, end: End) -> Option<Fill> {
+        let length = match end {
+            End::Length(length) => Some(usize::try_from(length).ok()?),
+            End::Delimited => None,
+        };
+        if length.is_some_and(|n| n == 0 || n > keeper.cache.max_page()) {
             return None;
         }
-        let Some(room) = keeper.cache.reserve(length) else {
+        let Some(room) = keeper.cache.reserve(length.unwrap_or(0)) else {
             keeper.metrics.count_passthrough(keeper.site, "bypass");
             return None;
         };
         Some(Fill {
             version,
-            copy: BytesMut::with_capacity(length),
+            copy: BytesMut::with_capacity(length.unwrap_or(0)),
             length,
             room,
             metrics: keeper.metrics.clone(),
@@ -92,17 +125,38 @@ impl Fill {
         })
     }
 
-    /// Takes one data frame; `Some(self)` while the copy is still short of its length.
-    fn take(mut self, data: &Bytes) -> Option<Fill> {
-        if self.copy.len() + data.len() > self.length {
-            return None;
+    /// Takes one data frame; `Some(self)` while the copy may still grow. `ended`: the body
+    /// says no frame follows.
+    fn take(mut self, data: &Bytes, ended: bool) -> Option<Fill> {
+        let grown = self.copy.len() + data.len();
+        match self.length {
+            Some(length) if grown > length => return None,
+            None if grown > self.room.cache().max_page() => return None,
+            None if !self.room.grow(data.len()) => {
+                self.metrics.count_passthrough(&self.site, "bypass");
+                return None;
+            }
+            _ => {}
         }
         self.copy.extend_from_slice(data);
-        if self.copy.len() < self.length {
-            return Some(self);
+        match self.length {
+            // Whole: kept now, not at the body's end (the server may never poll past the
+            // frame that completes its `Content-Length`).
+            Some(length) if self.copy.len() == length => self.keep(),
+            None if ended => self.finish(),
+            _ => return Some(self),
         }
-        // Whole: kept now, not at the body's end (the server may never poll past the
-        // frame that completes its `Content-Length`).
+        None
+    }
+
+    /// The end of a delimited body: the copy is whole (and kept if there is any).
+    fn finish(self) {
+        if self.length.is_none() && !self.copy.is_empty() {
+            self.keep();
+        }
+    }
+
+    fn keep(self) {
         let Fill {
             version,
             copy,
@@ -114,7 +168,6 @@ impl Fill {
         version.keep(room.cache(), copy.freeze());
         metrics.count_passthrough(&site, "kept");
         metrics.held(room.cache().bytes(), room.cache().len());
-        None
     }
 }
 
@@ -135,13 +188,19 @@ where
             Poll::Pending => {}
             Poll::Ready(Some(Ok(frame))) => {
                 this.fill = match (this.fill.take(), frame.data_ref()) {
-                    (Some(fill), Some(data)) => fill.take(data),
+                    (Some(fill), Some(data)) => fill.take(data, this.inner.is_end_stream()),
                     // Trailers: not a plain body.
                     _ => None,
                 };
             }
-            // An error, or the end before the whole length: never kept.
-            Poll::Ready(_) => this.fill = None,
+            // The end: whole if delimited (a body with a length was kept at its length).
+            Poll::Ready(None) => {
+                if let Some(fill) = this.fill.take() {
+                    fill.finish();
+                }
+            }
+            // An error: never kept.
+            Poll::Ready(Some(Err(_))) => this.fill = None,
         }
         polled
     }
@@ -201,6 +260,15 @@ mod tests {
         fails: bool,
         length: u64,
     ) -> Vec<u8> {
+        send_ending(cache, parts, fails, End::Length(length)).await
+    }
+
+    async fn send_ending(
+        cache: &Arc<PageCache>,
+        parts: &[&'static str],
+        fails: bool,
+        end: End,
+    ) -> Vec<u8> {
         let metrics = PageCacheMetrics::default();
         let site = Arc::from("shop");
         let keeper = Keeper {
@@ -209,7 +277,7 @@ mod tests {
             site: &site,
         };
         let mut out = Vec::new();
-        let mut kept = super::body(body(parts, fails), keeper, Some(version()), Some(length));
+        let mut kept = super::body(body(parts, fails), keeper, Some(version()), Some(end));
         while let Some(frame) = kept.frame().await {
             match frame {
                 Ok(frame) => out.extend_from_slice(frame.data_ref().expect("data")),
@@ -251,6 +319,73 @@ mod tests {
             "past page_cache_page_bytes it only streams"
         );
         assert!(cache.version(&key()).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_is_kept_at_its_last_chunk_and_never_when_cut() {
+        let cache = cache();
+        send_ending(&cache, &["{\"plans\":", "[1,2]}"], true, End::Delimited).await;
+        assert!(cache.version(&key()).is_none(), "failed mid-body");
+        let large = "x".repeat(40_000);
+        let large: &'static str = Box::leak(large.into_boxed_str());
+        let sent = send_ending(&cache, &[large, large], false, End::Delimited).await;
+        assert_eq!(
+            sent.len(),
+            80_000,
+            "past page_cache_page_bytes it only streams"
+        );
+        assert!(cache.version(&key()).is_none());
+        let sent = send_ending(&cache, &["{\"plans\":", "[1,2]}"], false, End::Delimited).await;
+        assert_eq!(sent, b"{\"plans\":[1,2]}");
+        let kept = cache.version(&key()).expect("kept at its end");
+        assert_eq!(kept.source, Bytes::from_static(b"{\"plans\":[1,2]}"));
+    }
+
+    #[tokio::test]
+    async fn a_chunked_copy_grows_only_within_the_budget() {
+        let cache = cache();
+        // 256 KiB budget: one held copy of 200 KiB leaves room for 56 KiB.
+        let held = cache.reserve(200 * 1024).expect("room");
+        let part: &'static str = Box::leak("y".repeat(30 * 1024).into_boxed_str());
+        send_ending(&cache, &[part, part], false, End::Delimited).await;
+        assert!(cache.version(&key()).is_none(), "grew past the budget");
+        send_ending(&cache, &[part], false, End::Delimited).await;
+        assert!(cache.version(&key()).is_some(), "within it");
+        drop(held);
+        assert!(
+            cache.reserve(256 * 1024).is_some(),
+            "every copy gave back what it held"
+        );
+    }
+
+    #[test]
+    fn a_body_ended_by_the_connection_is_never_a_whole_one() {
+        use http::{HeaderMap, Version};
+        let with = |name: &'static str, value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static(value));
+            headers
+        };
+        let h1 = Version::HTTP_11;
+        assert_eq!(
+            End::of(h1, &with("content-length", "15")),
+            Some(End::Length(15))
+        );
+        assert_eq!(End::of(h1, &with("content-length", "x")), None);
+        assert_eq!(
+            End::of(h1, &with("transfer-encoding", "gzip, Chunked")),
+            Some(End::Delimited)
+        );
+        assert_eq!(
+            End::of(h1, &with("transfer-encoding", "chunked, gzip")),
+            None
+        );
+        assert_eq!(End::of(h1, &HeaderMap::new()), None);
+        assert_eq!(End::of(Version::HTTP_10, &HeaderMap::new()), None);
+        assert_eq!(
+            End::of(Version::HTTP_2, &HeaderMap::new()),
+            Some(End::Delimited)
+        );
     }
 
     #[tokio::test]

@@ -449,6 +449,8 @@ impl Proxy {
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        // Read before the framing fields go with the other hop-by-hop ones.
+        let end = keep::End::of(parts.version, &parts.headers);
         hop::strip(&mut parts.headers);
         hop::append_via(&mut parts.headers, Version::HTTP_11);
         self.enforce_cookies(&mut parts.headers, site, ex);
@@ -486,7 +488,7 @@ impl Proxy {
                 keeper.metrics.count_passthrough(keeper.site, "hit");
                 return Response::from_parts(parts, body::full(kept));
             }
-            return Response::from_parts(parts, keep::body(body, keeper, version, length));
+            return Response::from_parts(parts, keep::body(body, keeper, version, end));
         };
         let origin = ex
             .facts
@@ -528,7 +530,8 @@ impl Proxy {
             metrics: &self.metrics.page_cache,
             site: &site.name,
             page: page::page_url(&origin, &ex.uri),
-            version,
+            // A page's rewrite is invalidated by its bytes: never kept under a weak tag.
+            version: version.filter(|v| !v.validator.is_weak()),
             kept_source,
             // A nonce is new in every response: such a page is never the same twice.
             class: csp

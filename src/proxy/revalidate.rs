@@ -7,9 +7,13 @@
 //! whole, so the page cache serves its rewrite for the visitor's consent class — and a
 //! changed page (another validator, a `200`) is rewritten anew.
 //!
-//! Only strong validators are used: a weak `ETag` promises an equivalent page, not the same
-//! bytes (RFC 9110 §8.8.1), and the cache's invalidation must be exact. So a weak `ETag`
-//! rules the page out even when a date comes with it, and a `Last-Modified` date counts
+//! A page is kept only under a strong validator: a weak `ETag` promises an equivalent page,
+//! not the same bytes (RFC 9110 §8.8.1), and the rewrite's invalidation must be exact. So a
+//! weak `ETag` rules the page out even when a date comes with it. A response that passes
+//! through untouched may be kept under a weak `ETag` (RFC 9111 §4.3.1 lets a cache ask with
+//! one, as nginx's `proxy_cache_revalidate` and Varnish do): an origin that compresses
+//! weakens its tag, and without it no compressed response would ever be kept. A
+//! `Last-Modified` date counts
 //! only when it is implicitly strong (§8.8.2.2): the origin's own `Date` is at least 60
 //! seconds later, so a second change within the same second cannot share the date. A
 //! version is kept
@@ -72,6 +76,8 @@ impl Body for UpstreamBody {
 pub struct Trusted {
     pub tags: bool,
     pub dates: bool,
+    /// Weak tags, for passthrough responses only.
+    pub weak_tags: bool,
 }
 
 impl Trusted {
@@ -79,11 +85,12 @@ impl Trusted {
         Trusted {
             tags: with.contains(&RevalidateWith::Etag),
             dates: with.contains(&RevalidateWith::LastModified),
+            weak_tags: with.contains(&RevalidateWith::WeakEtag),
         }
     }
 
     pub fn any(self) -> bool {
-        self.tags || self.dates
+        self.tags || self.dates || self.weak_tags
     }
 }
 
@@ -120,7 +127,7 @@ pub fn ask<B>(cache: &PageCache, key: VersionKey, req: &mut Request<B>) -> Reval
     let kept = cache.version(&key);
     if let Some(version) = &kept {
         let (name, value) = match &version.validator {
-            Validator::Tag(tag) => (header::IF_NONE_MATCH, tag),
+            Validator::Tag(tag) | Validator::WeakTag(tag) => (header::IF_NONE_MATCH, tag),
             Validator::Modified(date) => (header::IF_MODIFIED_SINCE, date),
         };
         req.headers_mut().insert(name, value.clone());
@@ -147,17 +154,23 @@ pub fn answer(resp: Response<Incoming>, asked: Option<&Revalidation>) -> Respons
 /// request's own 304, or the one of the revalidation it shared, `proxy::coalesce`).
 pub fn from_kept(version: Version, not_modified: &HeaderMap) -> Response<UpstreamBody> {
     let mut headers = HeaderMap::clone(&version.headers);
-    // RFC 9111 §4.3.4: the 304's fields replace the stored ones of the same name;
-    // its Content-Length describes no body.
-    for name in not_modified.keys() {
-        if name != header::CONTENT_LENGTH {
-            headers.remove(name);
-        }
+    // RFC 9111 §4.3.4: the 304's fields replace the stored ones of the same name, except
+    // those the kept body depends on (§3.2): its Content-Length describes no body, and the
+    // kept bytes keep their own type and coding — so a response kept as it passed through
+    // can never become a page to rewrite.
+    let updates = |name: &header::HeaderName| {
+        ![
+            header::CONTENT_LENGTH,
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+        ]
+        .contains(name)
+    };
+    for name in not_modified.keys().filter(|n| updates(n)) {
+        headers.remove(name);
     }
-    for (name, value) in not_modified {
-        if name != header::CONTENT_LENGTH {
-            headers.append(name.clone(), value.clone());
-        }
+    for (name, value) in not_modified.iter().filter(|(n, _)| updates(n)) {
+        headers.append(name.clone(), value.clone());
     }
     // The stored head may say how the first answer was framed; this one has a length.
     headers.remove(header::TRANSFER_ENCODING);
@@ -171,9 +184,11 @@ pub fn from_kept(version: Version, not_modified: &HeaderMap) -> Response<Upstrea
     rebuilt
 }
 
-/// Whether this upstream response's version may be kept for revalidation: its strong
-/// validator of a kind the site trusts, if so (and if it is not the version already kept).
-/// A strong `ETag` wins over a date; a site not trusting tags is asked by the date.
+/// Whether this upstream response's version may be kept for revalidation: its validator
+/// of a kind the site trusts, if so (and if it is not the version already kept). A strong
+/// `ETag` wins over a date; a site not trusting tags is asked by the date. A weak `ETag`
+/// (if trusted) is returned as such, for the caller to keep only a passthrough response
+/// under it.
 pub fn validator(
     status: StatusCode,
     headers: &HeaderMap,
@@ -184,6 +199,9 @@ pub fn validator(
         return None;
     }
     let validator = match headers.get(header::ETAG) {
+        Some(etag) if trusted.weak_tags && is_weak(etag.as_bytes()) => {
+            Validator::WeakTag(etag.clone())
+        }
         Some(etag) if !is_strong(etag.as_bytes()) => return None,
         Some(etag) if trusted.tags => Validator::Tag(etag.clone()),
         _ if trusted.dates => Validator::Modified(headers.get(header::LAST_MODIFIED)?.clone()),
@@ -232,6 +250,11 @@ fn is_strong(etag: &[u8]) -> bool {
             .all(|&c| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80)
 }
 
+/// RFC 9110 §8.8.3: `weak = %s"W/"`, case-sensitive, before a strong tag's syntax.
+fn is_weak(etag: &[u8]) -> bool {
+    etag.strip_prefix(b"W/").is_some_and(is_strong)
+}
+
 /// A version to keep once the page's whole body is known.
 pub struct ToKeep {
     pub key: VersionKey,
@@ -268,18 +291,20 @@ mod tests {
             .collect()
     }
 
-    const EVERY: Trusted = Trusted {
+    /// Both strong kinds: what a page may be kept by.
+    const STRONG: Trusted = Trusted {
         tags: true,
         dates: true,
+        weak_tags: false,
     };
 
-    /// The validator kept for a site trusting both kinds (the default).
+    /// The validator a page is kept by for a site trusting both strong kinds (the default).
     fn kept_by(
         status: StatusCode,
         headers: &HeaderMap,
         kept: Option<&Version>,
     ) -> Option<Validator> {
-        validator(status, headers, kept, EVERY)
+        validator(status, headers, kept, STRONG)
     }
 
     #[test]
@@ -404,6 +429,80 @@ mod tests {
             ("etag", "W/\"v1\""),
         ]);
         assert_eq!(validator(ok, &weak, None, dates), None);
+    }
+
+    #[test]
+    fn a_weak_tag_is_kept_as_weak_and_only_when_trusted() {
+        let ok = StatusCode::OK;
+        let every = Trusted::new(&[
+            RevalidateWith::Etag,
+            RevalidateWith::LastModified,
+            RevalidateWith::WeakEtag,
+        ]);
+        let weak = HeaderValue::from_static("W/\"v1\"");
+        let gzipped = headers(&[("etag", "W/\"v1\""), ("vary", "Accept-Encoding")]);
+        assert_eq!(
+            validator(ok, &gzipped, None, every),
+            Some(Validator::WeakTag(weak.clone()))
+        );
+        // Beside a date, the tag is what is asked: it changes with the bytes, the date
+        // may not.
+        let dated = headers(&[
+            ("date", "Mon, 07 Dec 2026 20:00:00 GMT"),
+            ("last-modified", "Mon, 07 Dec 2026 19:00:00 GMT"),
+            ("etag", "W/\"v1\""),
+        ]);
+        assert_eq!(
+            validator(ok, &dated, None, every),
+            Some(Validator::WeakTag(weak.clone()))
+        );
+        assert_eq!(validator(ok, &gzipped, None, STRONG), None, "not trusted");
+        for refused in [
+            headers(&[("etag", "w/\"v1\"")]),
+            headers(&[("etag", "W/v1")]),
+            headers(&[("etag", "W/\"v\"1\"")]),
+            headers(&[("etag", "W/\"v1\""), ("set-cookie", "s=1")]),
+            headers(&[("etag", "W/\"v1\""), ("cache-control", "private")]),
+        ] {
+            assert_eq!(validator(ok, &refused, None, every), None, "{refused:?}");
+        }
+        let kept = Version {
+            validator: Validator::WeakTag(weak),
+            headers: Arc::default(),
+            source: Bytes::new(),
+        };
+        assert_eq!(validator(ok, &gzipped, Some(&kept), every), None);
+        assert!(matches!(
+            validator(ok, &headers(&[("etag", "\"v1\"")]), None, every),
+            Some(Validator::Tag(_))
+        ));
+    }
+
+    #[test]
+    fn a_304_updates_the_kept_head_but_not_what_its_body_is() {
+        let version = Version {
+            validator: Validator::WeakTag(HeaderValue::from_static("W/\"v1\"")),
+            headers: Arc::new(headers(&[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+                ("cache-control", "max-age=60"),
+                ("x-served", "first"),
+            ])),
+            source: Bytes::from_static(b"kept bytes"),
+        };
+        let not_modified = headers(&[
+            ("content-type", "text/html"),
+            ("content-encoding", "br"),
+            ("content-length", "0"),
+            ("x-served", "second"),
+        ]);
+        let rebuilt = from_kept(version, &not_modified);
+        let field = |name| rebuilt.headers().get_all(name).iter().collect::<Vec<_>>();
+        assert_eq!(field("content-type"), ["application/json"]);
+        assert_eq!(field("content-encoding"), ["gzip"]);
+        assert_eq!(field("content-length"), ["10"]);
+        assert_eq!(field("x-served"), ["second"]);
+        assert_eq!(field("cache-control"), ["max-age=60"]);
     }
 
     #[test]

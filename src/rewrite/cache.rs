@@ -105,6 +105,16 @@ pub enum Validator {
     /// From an origin that sends no `ETag` at all: a `Last-Modified` date that is
     /// implicitly strong (RFC 9110 §8.8.2.2), asked with `If-Modified-Since` (§13.1.3).
     Modified(http::HeaderValue),
+    /// A weak `ETag`, asked with `If-None-Match` as well (its comparison is weak, RFC 9110
+    /// §13.1.2): kept for passthrough responses only, never as a page's version, whose
+    /// rewrite must be invalidated by the bytes themselves.
+    WeakTag(http::HeaderValue),
+}
+
+impl Validator {
+    pub fn is_weak(&self) -> bool {
+        matches!(self, Validator::WeakTag(_))
+    }
 }
 
 /// A page version as the upstream sent it: its strong validator, its response head, and
@@ -173,6 +183,23 @@ pub struct Reservation {
 impl Reservation {
     pub fn cache(&self) -> &Arc<PageCache> {
         &self.cache
+    }
+
+    /// Holds `bytes` more, if the budget has room: for a copy whose length is learnt as
+    /// it arrives.
+    pub fn grow(&mut self, bytes: usize) -> bool {
+        let budget = self.cache.fill_budget;
+        let grown = self
+            .cache
+            .filling
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                held.checked_add(bytes).filter(|&n| n <= budget)
+            })
+            .is_ok();
+        if grown {
+            self.bytes += bytes;
+        }
+        grown
     }
 }
 

@@ -138,7 +138,7 @@ impl Upstream {
 
     /// Serves `body` at `path` as an origin that compresses does (nginx `gzip on;
     /// gzip_proxied any`): to a request accepting gzip, gzipped with `Vary: Accept-Encoding`
-    /// and its `ETag` made weak (RFC 9110 §8.8.1).
+    /// and its `ETag` made weak (RFC 9110 §8.8.1), chunked.
     pub fn page_compressing(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) {
         self.insert(path, 200, headers, body.into(), true);
     }
@@ -277,7 +277,18 @@ impl Upstream {
         } else {
             canned.body
         };
-        let mut resp = Response::new(http_body_util::Full::new(Bytes::from(body)).boxed());
+        let body = Bytes::from(body);
+        let mut resp = if gzip {
+            // Compressed on the fly, as nginx does: no length, chunked (RFC 9112 §7.1).
+            let half = body.len() / 2;
+            let frames = [body.slice(..half), body.slice(half..)]
+                .map(|part| Ok::<_, Infallible>(Frame::data(part)));
+            Response::new(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+                frames,
+            ))))
+        } else {
+            Response::new(http_body_util::Full::new(body).boxed())
+        };
         *resp.status_mut() = StatusCode::from_u16(canned.status).expect("status");
         for (k, v) in headers {
             resp.headers_mut().append(
