@@ -241,12 +241,12 @@ mod tests {
 
     /// A body of these frames, then an error if `fails`.
     fn body(
-        parts: &[&'static str],
+        parts: &[&str],
         fails: bool,
     ) -> http_body_util::StreamBody<futures_util::stream::Iter<Frames>> {
         let mut frames: Vec<Result<Frame<Bytes>, &'static str>> = parts
             .iter()
-            .map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes()))))
+            .map(|p| Ok(Frame::data(Bytes::copy_from_slice(p.as_bytes()))))
             .collect();
         if fails {
             frames.push(Err("reset"));
@@ -254,21 +254,11 @@ mod tests {
         http_body_util::StreamBody::new(futures_util::stream::iter(frames))
     }
 
-    async fn send(
-        cache: &Arc<PageCache>,
-        parts: &[&'static str],
-        fails: bool,
-        length: u64,
-    ) -> Vec<u8> {
+    async fn send(cache: &Arc<PageCache>, parts: &[&str], fails: bool, length: u64) -> Vec<u8> {
         send_ending(cache, parts, fails, End::Length(length)).await
     }
 
-    async fn send_ending(
-        cache: &Arc<PageCache>,
-        parts: &[&'static str],
-        fails: bool,
-        end: End,
-    ) -> Vec<u8> {
+    async fn send_ending(cache: &Arc<PageCache>, parts: &[&str], fails: bool, end: End) -> Vec<u8> {
         let metrics = PageCacheMetrics::default();
         let site = Arc::from("shop");
         let keeper = Keeper {
@@ -327,8 +317,7 @@ mod tests {
         send_ending(&cache, &["{\"plans\":", "[1,2]}"], true, End::Delimited).await;
         assert!(cache.version(&key()).is_none(), "failed mid-body");
         let large = "x".repeat(40_000);
-        let large: &'static str = Box::leak(large.into_boxed_str());
-        let sent = send_ending(&cache, &[large, large], false, End::Delimited).await;
+        let sent = send_ending(&cache, &[&large, &large], false, End::Delimited).await;
         assert_eq!(
             sent.len(),
             80_000,
@@ -346,10 +335,10 @@ mod tests {
         let cache = cache();
         // 256 KiB budget: one held copy of 200 KiB leaves room for 56 KiB.
         let held = cache.reserve(200 * 1024).expect("room");
-        let part: &'static str = Box::leak("y".repeat(30 * 1024).into_boxed_str());
-        send_ending(&cache, &[part, part], false, End::Delimited).await;
+        let part = "y".repeat(30 * 1024);
+        send_ending(&cache, &[&part, &part], false, End::Delimited).await;
         assert!(cache.version(&key()).is_none(), "grew past the budget");
-        send_ending(&cache, &[part], false, End::Delimited).await;
+        send_ending(&cache, &[&part], false, End::Delimited).await;
         assert!(cache.version(&key()).is_some(), "within it");
         drop(held);
         assert!(

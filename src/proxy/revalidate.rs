@@ -12,14 +12,13 @@
 //! weak `ETag` rules the page out even when a date comes with it. A response that passes
 //! through untouched may be kept under a weak `ETag` (RFC 9111 §4.3.1 lets a cache ask with
 //! one, as nginx's `proxy_cache_revalidate` and Varnish do): an origin that compresses
-//! weakens its tag, and without it no compressed response would ever be kept. A
-//! `Last-Modified` date counts
-//! only when it is implicitly strong (§8.8.2.2): the origin's own `Date` is at least 60
-//! seconds later, so a second change within the same second cannot share the date. A
-//! version is kept
-//! only for a response any visitor may be given: no `Set-Cookie` (a visitor's own cookie
-//! never reaches another), `Vary` at most on `Accept-Encoding` (which is in the key), and
-//! no `Cache-Control: no-store` or `private`.
+//! weakens its tag, and without it no compressed response would ever be kept.
+//!
+//! A `Last-Modified` date counts only when it is implicitly strong (§8.8.2.2): the origin's
+//! own `Date` is at least 60 seconds later, so a second change within the same second
+//! cannot share the date. A version is kept only for a response any visitor may be given:
+//! no `Set-Cookie` (a visitor's own cookie never reaches another), `Vary` at most on
+//! `Accept-Encoding` (which is in the key), and no `Cache-Control: no-store` or `private`.
 
 use std::pin::Pin;
 use std::sync::Arc;
