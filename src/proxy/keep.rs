@@ -59,6 +59,13 @@ impl End {
             .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         (chunked || version >= http::Version::HTTP_2).then_some(End::Delimited)
     }
+
+    pub fn length(self) -> Option<u64> {
+        match self {
+            End::Length(length) => Some(length),
+            End::Delimited => None,
+        }
+    }
 }
 
 struct Fill {

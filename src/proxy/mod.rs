@@ -445,12 +445,9 @@ impl Proxy {
             }),
             _ => None,
         };
-        let length = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         // Read before the framing fields go with the other hop-by-hop ones.
         let end = keep::End::of(parts.version, &parts.headers);
+        let length = end.and_then(keep::End::length);
         hop::strip(&mut parts.headers);
         hop::append_via(&mut parts.headers, Version::HTTP_11);
         self.enforce_cookies(&mut parts.headers, site, ex);

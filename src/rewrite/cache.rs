@@ -188,14 +188,7 @@ impl Reservation {
     /// Holds `bytes` more, if the budget has room: for a copy whose length is learnt as
     /// it arrives.
     pub fn grow(&mut self, bytes: usize) -> bool {
-        let budget = self.cache.fill_budget;
-        let grown = self
-            .cache
-            .filling
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-                held.checked_add(bytes).filter(|&n| n <= budget)
-            })
-            .is_ok();
+        let grown = self.cache.take_budget(bytes);
         if grown {
             self.bytes += bytes;
         }
@@ -229,15 +222,20 @@ impl PageCache {
 
     /// Room to copy a passthrough response of `bytes` to keep it, if the budget has it.
     pub fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
+        self.take_budget(bytes).then(|| Reservation {
+            cache: Arc::clone(self),
+            bytes,
+        })
+    }
+
+    /// Counts `bytes` more in copies, if the fill budget has room (given back by the
+    /// [`Reservation`] holding them).
+    fn take_budget(&self, bytes: usize) -> bool {
         self.filling
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
                 held.checked_add(bytes).filter(|&n| n <= self.fill_budget)
             })
-            .ok()?;
-        Some(Reservation {
-            cache: Arc::clone(self),
-            bytes,
-        })
+            .is_ok()
     }
 
     pub fn max_page(&self) -> usize {
